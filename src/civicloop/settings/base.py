@@ -1,0 +1,138 @@
+"""Settings shared by every deployment.
+
+The embedded default needs nothing but this file: SQLite, media on local disk and
+the database task backend. ``DATABASE_URL=postgres://…`` moves the same code to
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded deployment keeps its database, media and private evidence.
+HOME_DIR = Path(os.environ.get("CIVICLOOP_HOME", Path.cwd() / "var")).resolve()
+
+SECRET_KEY = os.environ.get("CIVICLOOP_SECRET_KEY", "insecure-development-key-change-me")
+DEBUG = os.environ.get("CIVICLOOP_DEBUG", "0") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("CIVICLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "civicloop.core",
+    "civicloop.places",
+    "civicloop.org",
+    "civicloop.cases",
+    "civicloop.web",
+    "civicloop.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "civicloop.urls"
+WSGI_APPLICATION = "civicloop.wsgi.application"
+AUTH_USER_MODEL = "org.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{HOME_DIR / 'civicloop.sqlite3'}"),
+        conn_max_age=int(os.environ.get("CIVICLOOP_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent readers next to the single writer; wait instead of failing on a lock.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("CIVICLOOP_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = os.environ.get("CIVICLOOP_TIME_ZONE", "Asia/Shanghai")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = HOME_DIR / "media"
+# Original uploads with their EXIF live outside MEDIA_ROOT and are never served.
+PRIVATE_MEDIA_ROOT = HOME_DIR / "private"
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "/admin/login/"
+
+# ---- civicloop domain settings (operators tune these; defaults follow common practice) ----
+CIVICLOOP = {
+    # Photos: largest accepted upload, in bytes, and the accepted formats (checked by content).
+    "MAX_PHOTO_BYTES": int(os.environ.get("CIVICLOOP_MAX_PHOTO_BYTES", 10 * 1024 * 1024)),
+    "PHOTO_FORMATS": ("JPEG", "PNG", "WEBP"),
+    # Duplicate detection: same category, within this radius and time window of an open case.
+    "DUPLICATE_RADIUS_M": 50.0,
+    "DUPLICATE_WINDOW_HOURS": 72,
+    # Days after closing when the look-back (回头看) falls due.
+    "LOOKBACK_DAYS": 7,
+    # Office hours for "working hours" time limits (local time).
+    "WORKDAY_HOURS": (("09:00", "12:00"), ("13:30", "17:30")),
+    # Escalation (督办) after a case has been overdue this many hours, one level per period.
+    "ESCALATE_AFTER_OVERDUE_HOURS": 48,
+    # Remind the unit when this share of the time limit is left.
+    "REMIND_AT_REMAINING_FRACTION": 0.2,
+    "DEFAULT_DIVISION_CODE": "650100",
+}
