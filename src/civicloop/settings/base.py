@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "civicloop.places",
     "civicloop.org",
     "civicloop.cases",
+    "civicloop.notifications",
     "civicloop.web",
     "civicloop.demo",
 ]
