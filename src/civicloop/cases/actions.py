@@ -141,7 +141,7 @@ def _transition(
     with transaction.atomic():
         current = lock_case(case.pk)
         handler_ids = _handler_ids(current) if action in {Action.VERIFY_PASS, Action.VERIFY_FAIL, Action.LOOKBACK_PASS, Action.LOOKBACK_FAIL} else None
-        policy.require(by if _is_user(by) else None, action, current, ticket_holder=ticket_holder, handler_ids=handler_ids)
+        policy.require(by, action, current, ticket_holder=ticket_holder, handler_ids=handler_ids)
         if current.version != expected_version:
             last = current.events.order_by("-created_at", "-id").first()
             raise ConflictError(
@@ -645,7 +645,7 @@ def case_resume(*, case: Case, by: Any, note: str = "", at: dt.datetime | None =
 
 
 def case_urge(*, case: Case, by: Any, note: str = "", at: dt.datetime | None = None) -> Case:
-    """Urge the handling unit (催办). ``by=None`` is the worker."""
+    """Urge the handling unit (催办). ``by=policy.SYSTEM`` is the worker."""
 
     def mutate(c: Case, when: dt.datetime) -> list[str]:
         c.urge_count += 1

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from civicloop.core import workcal
 from civicloop.core.errors import CivicError
+from civicloop.org import policy
 from civicloop.org.models import Role
 
 from . import actions
@@ -55,7 +56,7 @@ def sweep(*, now: dt.datetime | None = None) -> SweepResult:
     urged_since = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.URGED, actor__isnull=True, created_at__gte=OuterRef("deadline_at"))
     for case in running.filter(deadline_at__lte=now).exclude(Exists(urged_since)):
         try:
-            actions.case_urge(case=case, by=None, note=_("Overdue: urged automatically."), at=now)
+            actions.case_urge(case=case, by=policy.SYSTEM, note=_("Overdue: urged automatically."), at=now)
             result.urged += 1
         except CivicError as exc:  # changed meanwhile: the next round sees it again
             log.info("urge %s skipped: %s", case.ticket_no, exc)
@@ -67,7 +68,7 @@ def sweep(*, now: dt.datetime | None = None) -> SweepResult:
         if case.escalation_level >= due_level:
             continue
         try:
-            actions.case_escalate(case=case, by=None, note=_("Overdue: escalated automatically."), at=now)
+            actions.case_escalate(case=case, by=policy.SYSTEM, note=_("Overdue: escalated automatically."), at=now)
             result.escalated += 1
         except CivicError as exc:
             log.info("escalate %s skipped: %s", case.ticket_no, exc)

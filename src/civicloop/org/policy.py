@@ -30,6 +30,19 @@ class Grant:
     unit_id: int | None
 
 
+class SystemActor:
+    """The worker acting on its own (automatic urging and escalation). Never a web user."""
+
+    is_authenticated = False
+    is_superuser = False
+    pk = None
+
+    def __str__(self) -> str:
+        return "system"
+
+
+SYSTEM = SystemActor()
+
 AREA_READERS = {Role.GRID_WORKER, Role.DISPATCHER, Role.INSPECTOR, Role.CAMPAIGN_OFFICE, Role.LEADER}
 
 
@@ -160,7 +173,7 @@ def actor_matches(user: Any, actor: str, case: Case, *, ticket_holder: bool = Fa
     if actor == Actor.ANYONE:
         return True
     if actor == Actor.SYSTEM:
-        return user is None and not ticket_holder
+        return user is SYSTEM
     if actor == Actor.REPORTER:
         if ticket_holder:
             return True
