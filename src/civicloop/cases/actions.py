@@ -174,8 +174,15 @@ def _transition(
             _attach(current, event, photo_kind, photos, by)
         if after is not None:
             after(current, event, when)
-        transaction.on_commit(lambda: _notify(current.pk, event.pk))
+        _notify_on_commit(current.pk, event.pk)
     return Outcome(current, event)
+
+
+def _notify_on_commit(case_id: int, event_id: int) -> None:
+    from civicloop.notifications.services import is_muted
+
+    if not is_muted():
+        transaction.on_commit(lambda: _notify(case_id, event_id))
 
 
 def _notify(case_id: int, event_id: int) -> None:
@@ -349,7 +356,7 @@ def case_report(
         )
         if photos:
             _attach(case, event, PhotoKind.BEFORE, photos, user)
-        transaction.on_commit(lambda: _notify(case.pk, event.pk))
+        _notify_on_commit(case.pk, event.pk)
     return report
 
 

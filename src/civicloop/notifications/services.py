@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextvars
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -23,6 +25,23 @@ def _unit_staff(case: Case) -> Iterable[User]:
         return User.objects.none()
     ancestors = [int(x) for x in case.unit.path.strip("/").split("/") if x]
     return User.objects.filter(roles__role=Role.UNIT_STAFF, roles__unit_id__in=ancestors, is_active=True).distinct()
+
+
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("civicloop_notices_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """No notices inside (the demo generator replays half a year of history)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+def is_muted() -> bool:
+    return _muted.get()
 
 
 RECIPIENTS = {
