@@ -1,0 +1,111 @@
+# civicloop: one command from a clean clone to a tested checkout.
+#
+#   make test            setup, lint, migrations check, pytest on SQLite, pytest on PostgreSQL
+#   make test-sqlite     setup, then pytest on SQLite               (PYTEST_ARGS="-k name -x")
+#   make test-postgres   setup, then pytest on a throwaway PostgreSQL server
+#   make demo            setup, then `civicloop demo`
+#
+# Needs only python3 (3.11) with pip, make, and for the PostgreSQL run the server
+# binaries (Debian: postgresql-15). uv is installed into .tools/, the project into .venv/.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Steps of `make test` run in the order written, even under `make -j`.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+TOOLS_UV := $(TOOLS)/bin/uv
+# `make UV=uv` uses a uv of your own instead.
+UV ?= $(TOOLS_UV)
+VENV := .venv
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+# 1 makes lint findings fail the build; 0 prints them as warnings (the tree is not ruff-clean yet).
+RUFF_STRICT ?= 0
+
+# uv: the project's environment is .venv, on the machine's Python, never a downloaded one.
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: help setup venv node browsers lint check-migrations test test-sqlite test-postgres \
+	pytest-sqlite pytest-postgres demo clean
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+# ---- setup: everything the tests and the demo need, inside the checkout -------------
+
+setup: venv node browsers
+
+$(TOOLS_UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# uv sync is a no-op in well under a second when .venv already matches uv.lock.
+venv: | $(filter $(TOOLS_UV),$(UV))
+	$(UV) sync --frozen --group dev --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+
+# Front-end packages, once package.json exists; reinstalled when it or its lock changes.
+ifneq ($(wildcard package.json),)
+node: node_modules/.civicloop-installed
+node_modules/.civicloop-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+else
+node:
+	@:
+endif
+
+# Browsers for end-to-end tests go here (Debian's chromium and chromium-driver via
+# apt-get; a test tool's own browser download does not work on these machines).
+browsers:
+	@:
+
+# ---- checks -------------------------------------------------------------------------
+
+lint: venv
+ifeq ($(RUFF_STRICT),1)
+	$(VENV)/bin/ruff check .
+else
+	$(VENV)/bin/ruff check . || echo "WARNING: ruff check found problems (warn-only while RUFF_STRICT=0)"
+endif
+
+# A model change without its migration fails the build. In-memory SQLite: no files.
+check-migrations: venv
+	DJANGO_SETTINGS_MODULE=civicloop.settings.test DATABASE_URL=sqlite://:memory: \
+		$(VENV)/bin/python -m civicloop.manage makemigrations --check --dry-run
+
+# ---- tests --------------------------------------------------------------------------
+
+# Both database runs happen even when the first fails, so one CI log shows both.
+test: setup lint check-migrations
+	@status=0; \
+	$(MAKE) --no-print-directory pytest-sqlite || status=1; \
+	$(MAKE) --no-print-directory pytest-postgres || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: a test run failed (see above)"; fi; \
+	exit $$status
+
+test-sqlite: setup pytest-sqlite
+
+test-postgres: setup pytest-postgres
+
+# The runs without setup: what `test` calls after setting up once.
+pytest-sqlite:
+	@echo "==> pytest on SQLite"
+	env -u DATABASE_URL CIVICLOOP_TEST_DB=sqlite $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+pytest-postgres:
+	@echo "==> pytest on PostgreSQL"
+	$(VENV)/bin/python tools/with_postgres.py -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# ---- run ----------------------------------------------------------------------------
+
+demo: setup
+	$(VENV)/bin/civicloop demo $(DEMO_ARGS)
+
+clean:
+	rm -rf test-artifacts .pytest_cache .ruff_cache .mypy_cache
