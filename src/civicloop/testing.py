@@ -22,8 +22,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Tuesday in a normal working week of 2026 (no holiday near), 10:00 local time.
 T0 = dt.datetime(2026, 11, 17, 10, 0, tzinfo=SHANGHAI)
 
-LON0, LAT0 = 24.935, 60.165
-STEP = 0.002  # about 110 m north-south, 110 m east-west at this latitude
+# In Aksu (阿克苏), inside mainland China, so GCJ-02 input really is shifted.
+LON0, LAT0 = 80.262, 41.168
+STEP = 0.002  # about 220 m north-south, 170 m east-west here
 
 
 def _area(kind: str, code: str, name: str, parent: Area | None, geom: Any) -> Area:
@@ -47,7 +48,11 @@ class TestCity:
 
 def build_test_city() -> TestCity:
     from civicloop.cases.models import Category, RoutingRule
+    from civicloop.cases.seed import seed_categories
 
+    # Transactional tests flush the tables, the migration-seeded categories included.
+    if not Category.objects.exists():
+        seed_categories(Category)
     city = TestCity()
     a = city.areas
     # Two districts side by side; district A has two communities, B has one.
@@ -140,6 +145,7 @@ class Loop:
         from civicloop.cases import actions as A
         from civicloop.cases.models import State
 
+        kw.setdefault("detect_duplicates", False)  # a fresh case, never joined to an earlier one
         case = self.report(**kw).case
         path = {
             State.REPORTED: [],
@@ -155,7 +161,7 @@ class Loop:
             State.LOOKBACK_PASSED: ["register", "dispatch", "accept", "feedback", "verify", "lookback_pass"],
             State.RECURRED: ["register", "dispatch", "accept", "feedback", "verify", "lookback_fail"],
         }[State(state)]
-        d, h, g = self.u("dispatcher"), self.handler_for(case), self.u("grid_worker")
+        d, h, g = self.dispatcher_for(case), self.handler_for(case), self.grid_worker_for(case)
         for step in path:
             at = self.tick()
             if step == "register":
@@ -181,6 +187,21 @@ class Loop:
                 self.t = case.lookback_due_at + dt.timedelta(hours=1)
                 case = A.case_lookback(case=case, by=g, passed=step == "lookback_pass", note="" if step == "lookback_pass" else "垃圾又堆起来了", at=self.t)
         return case
+
+    def _area_persona(self, case: Any, keys: tuple[str, ...]) -> User:
+        """The first persona among ``keys`` whose role area contains the case's grid."""
+        for key in keys:
+            user = self.city.users[key]
+            ra = user.roles.first()
+            if ra and ra.area_id and case.grid.path.startswith(ra.area.path):
+                return user
+        return self.city.users[keys[0]]
+
+    def dispatcher_for(self, case: Any) -> User:
+        return self._area_persona(case, ("dispatcher", "dispatcher_b"))
+
+    def grid_worker_for(self, case: Any) -> User:
+        return self._area_persona(case, ("grid_worker", "grid_worker_c3"))
 
     def handler_for(self, case: Any) -> User | None:
         """A staff member of the case's main unit, from the test city's personas."""

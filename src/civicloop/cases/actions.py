@@ -288,10 +288,10 @@ def case_report(
     except (TypeError, ValueError):
         raise ValidationFailed(_("The location is not a pair of numbers."), field="location") from None
     grid = grid_for_point(lat=lat_f, lon=lon_f, crs=crs)
-    if crs == "gcj02":
+    if crs.lower().replace("-", "").replace("_", "") == "gcj02":
         from civicloop.places.coords import gcj02_to_wgs84
 
-        lon_f, lat_f = gcj02_to_wgs84(lon_f, lat_f)
+        lat_f, lon_f = gcj02_to_wgs84(lat_f, lon_f)
     _check_photos(photos)
     user = by if _is_user(by) else None
 
@@ -579,12 +579,12 @@ def case_request_extension(*, case: Case, by: Any, until: dt.datetime, reason: s
     holder: dict[str, ExtensionRequest] = {}
 
     def check(c: Case, when: dt.datetime) -> None:
+        if c.extension_requests.filter(decision=ExtensionRequest.Decision.PENDING).exists():
+            raise TransitionRefused(_("An extension request for this case is already waiting for a decision."))
         if c.deadline_at is not None and until <= c.deadline_at:
             raise ValidationFailed(_("The requested deadline must be later than the current one (%(deadline)s).") % {"deadline": timezone.localtime(c.deadline_at).strftime("%Y-%m-%d %H:%M")}, field="until")
         if until <= when:
             raise ValidationFailed(_("The requested deadline is in the past."), field="until")
-        if c.extension_requests.filter(decision=ExtensionRequest.Decision.PENDING).exists():
-            raise TransitionRefused(_("An extension request for this case is already waiting for a decision."))
 
     def after(c: Case, event: CaseEvent, when: dt.datetime) -> None:
         holder["req"] = ExtensionRequest.objects.create(

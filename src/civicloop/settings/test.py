@@ -1,5 +1,7 @@
 """Settings for the test suite: same database choice as base (SQLite, or DATABASE_URL)."""
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -7,6 +9,7 @@ from .base import *  # noqa: F403
 from .base import CIVICLOOP, STORAGES
 
 _tmp = Path(tempfile.mkdtemp(prefix="civicloop-test-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 MEDIA_ROOT = _tmp / "media"
 PRIVATE_MEDIA_ROOT = _tmp / "private"
 STORAGES = {

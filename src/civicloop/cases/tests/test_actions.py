@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from civicloop.cases import actions as A
@@ -53,10 +54,11 @@ def test_gcj02_point_is_converted_before_the_grid_lookup(city):
     from civicloop.places.coords import wgs84_to_gcj02
 
     lat, lon = city.point_in("g4")
-    glon, glat = wgs84_to_gcj02(lon, lat)
+    glat, glon = wgs84_to_gcj02(lat, lon)
     report = A.case_report(category="E0102", lat=glat, lon=glon, crs="gcj02", description="垃圾", at=Loop(city).tick())
     assert report.case.grid == city.areas["g4"]
-    assert abs(report.case.lat - lat) < 1e-6 and abs(report.case.lon - lon) < 1e-6
+    assert (glat, glon) != (lat, lon)  # Aksu is inside China: the offset is real
+    assert abs(report.case.lat - lat) < 1e-7 and abs(report.case.lon - lon) < 1e-7
 
 
 @pytest.mark.parametrize(
@@ -163,8 +165,10 @@ def test_dispatch_with_co_units_and_deadline_from_the_category(city):
     case = loop.to(State.REGISTERED)
     case = A.case_dispatch(case=case, by=loop.u("dispatcher"), unit=city.units["cgj"], co_units=[city.units["jdA"]], at=loop.tick())
     assert set(case.case_units.values_list("unit__code", "role")) == {("U-CGJ", "main"), ("U-SA", "assist")}
-    # E0102 暴露垃圾: 4 working hours from Tuesday 13:00 → 17:00 the same day.
-    assert case.deadline_at - case.dispatched_at <= dt.timedelta(hours=5)
+    # E0102 暴露垃圾: 4 working hours from Tuesday 11:30 → half an hour before lunch,
+    # three and a half after it (13:30–17:00): 17:00 the same day.
+    assert timezone.localtime(case.dispatched_at).strftime("%a %H:%M") == "Tue 11:30"
+    assert timezone.localtime(case.deadline_at).strftime("%Y-%m-%d %H:%M") == "2026-11-17 17:00"
 
 
 def test_return_needs_a_reason_and_hands_the_case_back(city):
@@ -271,7 +275,7 @@ def test_extension_request_and_denial_need_reasons_and_one_pending_at_a_time(cit
     A.case_request_extension(case=case, by=staff, until=case.deadline_at + dt.timedelta(days=2), reason="需要吊车", at=loop.tick())
     case = Case.objects.get(pk=case.pk)
     with pytest.raises(TransitionRefused):
-        A.case_request_extension(case=case, by=staff, until=case.deadline_at + dt.timedelta(days=3), reason="再延")
+        A.case_request_extension(case=case, by=staff, until=case.deadline_at + dt.timedelta(days=3), reason="再延", at=loop.tick())
     with pytest.raises(ValidationFailed):
         A.case_decide_extension(case=case, by=d, approve=False, note="")
     deadline = case.deadline_at
@@ -332,11 +336,13 @@ def test_sweep_reminds_the_unit_before_the_deadline_and_calls_lookbacks(city):
     assert Notice.objects.filter(case=closed, kind="lookback_due", recipient=loop.u("grid_worker")).exists()
 
 
-def test_dispatch_notifies_the_unit_staff(city):
+def test_dispatch_notifies_the_unit_staff(city, django_capture_on_commit_callbacks):
     from civicloop.notifications.models import Notice
 
     loop = Loop(city)
-    case = loop.to(State.DISPATCHED)
+    # Notices are sent once the transition commits; run those callbacks here.
+    with django_capture_on_commit_callbacks(execute=True):
+        case = loop.to(State.DISPATCHED)
     assert Notice.objects.filter(case=case, recipient=loop.u("unit_staff")).exists()
     assert not Notice.objects.filter(case=case, recipient=loop.u("park_staff")).exists()
 
