@@ -53,6 +53,7 @@ from .models import (
     Report,
     Source,
     State,
+    TimeLimitKind,
 )
 from .workflow import OPEN_FOR_REPORTERS, Action, require_transition
 
@@ -620,16 +621,26 @@ def case_decide_extension(*, case: Case, by: Any, approve: bool, note: str = "",
     return _transition(case=case, action=Action.DECIDE_EXTENSION, by=by, at=at, event_kind=kind, note=text, check=check, mutate=mutate).case
 
 
+def _pause_clock(kind: str) -> str:
+    """The clock a deferral keeps the time left on: office hours for the working kinds,
+    plain hours otherwise. Day limits start counting the next day, but time left is time
+    left: a case deferred at 10:00 on its last day gets the rest of that day back."""
+    working = {TimeLimitKind.WORKING_HOURS, TimeLimitKind.WORKING_DAYS}
+    return TimeLimitKind.WORKING_HOURS if kind in working else TimeLimitKind.EMERGENCY_HOURS
+
+
 def case_defer(*, case: Case, by: Any, reason: str, at: dt.datetime | None = None) -> Case:
     """Put the case on hold (缓办/挂账); the clock stops and keeps the time left."""
     data: dict[str, Any] = {}
 
     def mutate(c: Case, when: dt.datetime) -> list[str]:
-        remaining = 0.0
+        kind = c.category.time_limit_kind
+        remaining = remaining_hours = 0.0
         if c.deadline_at is not None and c.deadline_at > when:
-            remaining = workcal.working_time_between(start=when, end=c.deadline_at, kind=c.category.time_limit_kind)
+            remaining = workcal.working_time_between(start=when, end=c.deadline_at, kind=kind)
+            remaining_hours = workcal.working_time_between(start=when, end=c.deadline_at, kind=_pause_clock(kind))
         # The time left is part of the deferral record; resuming reads it back.
-        data.update(remaining=remaining, kind=c.category.time_limit_kind)
+        data.update(remaining=remaining, kind=kind, remaining_hours=remaining_hours, clock=_pause_clock(kind))
         c.deferred_at = when
         return ["deferred_at"]
 
@@ -637,13 +648,17 @@ def case_defer(*, case: Case, by: Any, reason: str, at: dt.datetime | None = Non
 
 
 def case_resume(*, case: Case, by: Any, note: str = "", at: dt.datetime | None = None) -> Case:
+    """End a deferral: the deadline is the time left when it began, counted from now."""
+
     def mutate(c: Case, when: dt.datetime) -> list[str]:
         last = c.events.filter(kind=EventKind.DEFERRED).order_by("-created_at", "-id").first()
-        remaining = float((last.data or {}).get("remaining", 0.0)) if last else 0.0
-        if remaining > 0:
-            deadline = workcal.deadline_for(start=when, kind=c.category.time_limit_kind, value=remaining)
+        record = (last.data or {}) if last else {}
+        hours = float(record.get("remaining_hours", 0.0))
+        if hours > 0:
+            deadline = workcal.deadline_for(start=when, kind=record.get("clock", _pause_clock(c.category.time_limit_kind)), value=hours)
             c.deadline_at, c.deadline_estimated = deadline.at, deadline.estimated
         else:
+            # Deferred when already overdue: it stays overdue from the moment it resumes.
             c.deadline_at = when
         c.deferred_at = None
         return ["deadline_at", "deadline_estimated", "deferred_at"]

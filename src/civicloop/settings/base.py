@@ -124,6 +124,8 @@ CIVICLOOP = {
     # Photos: largest accepted upload, in bytes, and the accepted formats (checked by content).
     "MAX_PHOTO_BYTES": int(os.environ.get("CIVICLOOP_MAX_PHOTO_BYTES", 10 * 1024 * 1024)),
     "PHOTO_FORMATS": ("JPEG", "PNG", "WEBP"),
+    # Largest accepted picture, in pixels (refused from the header, before decoding).
+    "MAX_PHOTO_PIXELS": int(os.environ.get("CIVICLOOP_MAX_PHOTO_PIXELS", 1 << 26)),
     # Duplicate detection: same category, within this radius and time window of an open case.
     "DUPLICATE_RADIUS_M": 50.0,
     "DUPLICATE_WINDOW_HOURS": 72,

@@ -12,6 +12,8 @@ _tmp = Path(tempfile.mkdtemp(prefix="civicloop-test-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 MEDIA_ROOT = _tmp / "media"
 PRIVATE_MEDIA_ROOT = _tmp / "private"
+STATIC_ROOT = _tmp / "static"
+STATIC_ROOT.mkdir()
 STORAGES = {
     **STORAGES,
     "private": {

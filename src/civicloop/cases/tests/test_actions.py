@@ -296,6 +296,34 @@ def test_deferral_stops_the_clock_and_resume_restores_the_time_left(city):
     assert case.state == State.IN_PROGRESS and case.deadline_at > resumed_at + dt.timedelta(days=3)
 
 
+def test_deferral_on_the_last_day_gives_back_the_rest_of_that_day(city):
+    """A working-days case deferred at 10:00 on its last day keeps 6 office hours
+    (10:00–12:00, 13:30–17:30), not zero: resumed on a Monday at 09:00 it is due 16:30."""
+    loop = Loop(city, category="E0110")
+    case = loop.to(State.IN_PROGRESS, category="E0110")
+    last_day = timezone.localtime(case.deadline_at)
+    assert last_day.strftime("%H:%M") == "17:30"
+    d = loop.u("dispatcher")
+    case = A.case_defer(case=case, by=d, reason="等待管线迁改", at=last_day.replace(hour=10, minute=0))
+    event = case.events.get(kind=EventKind.DEFERRED)
+    assert event.data["remaining"] == 0.0 and event.data["remaining_hours"] == 6.0
+    monday = dt.datetime(2026, 12, 7, 9, 0, tzinfo=last_day.tzinfo)
+    case = A.case_resume(case=case, by=d, at=monday)
+    assert timezone.localtime(case.deadline_at).strftime("%Y-%m-%d %H:%M") == "2026-12-07 16:30"
+    assert not selectors.is_overdue(case, now=monday + dt.timedelta(hours=7))
+
+
+def test_a_case_deferred_while_overdue_is_overdue_again_when_it_resumes(city):
+    loop = Loop(city)
+    case = loop.to(State.IN_PROGRESS)
+    d = loop.u("dispatcher")
+    late = case.deadline_at + dt.timedelta(hours=2)
+    case = A.case_defer(case=case, by=d, reason="等待上级批复", at=late)
+    resumed = A.case_resume(case=case, by=d, at=late + dt.timedelta(days=3))
+    assert resumed.deadline_at == late + dt.timedelta(days=3)
+    assert selectors.is_overdue(resumed, now=late + dt.timedelta(days=3, minutes=1))
+
+
 def test_escalation_climbs_the_area_hierarchy_and_stops_at_the_city(city):
     loop = Loop(city)
     case = loop.to(State.IN_PROGRESS)
