@@ -1,7 +1,8 @@
 """Benchmark point → grid lookup: the STRtree index against a plain shapely loop.
 
-    .venv/bin/python bench/grid_lookup.py                # grids of the dev database, else synthetic
-    .venv/bin/python bench/grid_lookup.py --synthetic    # ~120 generated grids, database untouched
+    .venv/bin/python bench/grid_lookup.py                # the demo city's 109 grids (real Helsinki blocks)
+    .venv/bin/python bench/grid_lookup.py --source db    # grids of the configured database
+    .venv/bin/python bench/grid_lookup.py --source synthetic   # ~120 generated grids
 
 Draws random points over the bounding box of the grids, times
 ``places.index.grids_for_points`` on all of them and, on a sample, the loop a
@@ -13,6 +14,7 @@ throughput of each with the machine it ran on.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -95,6 +97,18 @@ def synthetic_grids(*, columns: int = 12, rows: int = 10, seed: int = 7) -> list
     return grids
 
 
+def demo_grids() -> tuple[list[Grid], str]:
+    """The grids ``civicloop demo`` imports, straight from the geography builder (no database)."""
+    from civicloop.demo.geography import build_demo_geography
+
+    features = [f for f in build_demo_geography()["features"] if f["properties"].get("kind") == "grid"]
+    features.sort(key=lambda f: f["properties"]["code"])
+    geometries = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+    return [
+        (n, f["properties"]["code"], g) for n, (f, g) in enumerate(zip(features, geometries, strict=True), start=1)
+    ], "the demo city (civicloop.demo.geography)"
+
+
 def database_grids() -> tuple[list[Grid], str]:
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3") and not Path(str(database["NAME"])).exists():
@@ -147,19 +161,20 @@ def main() -> None:
         "--sample", type=int, default=20_000, help="points for the plain loop (default 20,000)"
     )
     parser.add_argument(
-        "--synthetic", action="store_true", help="use ~120 generated grids, not the database"
+        "--source", choices=("demo", "db", "synthetic"), default="demo",
+        help="grids to index: the demo city (default), the configured database, or generated ones",
     )
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
 
-    source = "synthetic (--synthetic)"
-    grids: list[Grid] = []
-    if not args.synthetic:
+    if args.source == "demo":
+        grids, source = demo_grids()
+    elif args.source == "db":
         grids, source = database_grids()
         if not grids:
-            source = f"synthetic: {source} has no grids"
-    if not grids:
-        grids = synthetic_grids()
+            parser.error(f"--source db: {source} has no grids; import some or use --source demo")
+    else:
+        grids, source = synthetic_grids(), "synthetic (--source synthetic)"
 
     started = time.perf_counter()
     index = GridIndex.build(grids)
