@@ -175,6 +175,9 @@ class CaseUnit(models.Model):
         verbose_name_plural = _("case units")
         constraints = [models.UniqueConstraint(fields=["case", "unit", "role"], name="cases_caseunit_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.unit_id} ({self.get_role_display()})"
+
 
 class Report(models.Model):
     """One reporter's submission. A case has one or many (duplicates join)."""
@@ -197,6 +200,9 @@ class Report(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("report")
         verbose_name_plural = _("reports")
+
+    def __str__(self) -> str:
+        return self.ticket_no
 
 
 class EventKind(models.TextChoices):
@@ -248,6 +254,9 @@ class CaseEvent(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("case event")
         verbose_name_plural = _("case events")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
@@ -304,6 +313,9 @@ class Photo(models.Model):
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
 
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_kind_display()} {self.sha256[:12]}"
+
 
 class ExtensionRequest(models.Model):
     class Decision(models.TextChoices):
@@ -329,3 +341,7 @@ class ExtensionRequest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case"], condition=models.Q(decision="pending"), name="cases_one_pending_extension"),
         ]
+
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.requested_deadline_at:%Y-%m-%d %H:%M} ({self.get_decision_display()})"

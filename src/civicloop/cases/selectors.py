@@ -7,9 +7,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import BooleanField, Case as When_, Count, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Count, Q, QuerySet, Value, When
+from django.db.models import Case as When_
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from civicloop.core.errors import NotFoundOrForbidden

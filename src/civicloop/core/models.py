@@ -34,3 +34,7 @@ class TicketCounter(models.Model):
     class Meta:
         verbose_name = _("ticket counter")
         verbose_name_plural = _("ticket counters")
+
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y%m%d}: {self.last}"

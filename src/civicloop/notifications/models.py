@@ -27,3 +27,7 @@ class Notice(models.Model):
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         constraints = [models.UniqueConstraint(fields=["recipient", "case", "key"], name="notifications_notice_once")]
+
+
+    def __str__(self) -> str:
+        return self.text

@@ -6,8 +6,8 @@ import datetime as dt
 import re
 
 import pytest
-from django.utils import timezone
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from civicloop.cases import actions as A
 from civicloop.cases import selectors

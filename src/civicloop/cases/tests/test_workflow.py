@@ -8,13 +8,19 @@ from hypothesis import strategies as st
 
 from civicloop.cases.models import Case, CaseEvent, EventKind, Report, State
 from civicloop.cases.workflow import TABLE, Action, actions_from, transition_for
-from civicloop.core.errors import CivicError, NotFoundOrForbidden, PermissionRefused, TransitionRefused, ValidationFailed
-
-# A staff member outside the case's area or unit is told it is not there; that is a refusal too.
-REFUSALS = (TransitionRefused, PermissionRefused, NotFoundOrForbidden)
+from civicloop.core.errors import (
+    CivicError,
+    NotFoundOrForbidden,
+    PermissionRefused,
+    TransitionRefused,
+    ValidationFailed,
+)
 from civicloop.testing import Loop
 
 from .helpers import perform
+
+# A staff member outside the case's area or unit is told it is not there; that is a refusal too.
+REFUSALS = (TransitionRefused, PermissionRefused, NotFoundOrForbidden)
 
 # Edges that need a precondition besides the state; each has its own test below.
 NEEDS_SETUP = {Action.JOIN, Action.DECIDE_EXTENSION}
