@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import BooleanField, Count, Q, QuerySet, Value, When
 from django.db.models import Case as When_
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from civicloop.core.errors import NotFoundOrForbidden
@@ -139,14 +140,12 @@ PUBLIC_NOTES = {EventKind.REJECTED, EventKind.FEEDBACK, EventKind.REWORK, EventK
 
 def public_case_by_ticket(*, ticket_no: str, now: dt.datetime | None = None) -> PublicCase:
     """A case as its reporter follows it without an account. No identities, no contacts."""
-    from django.utils.translation import gettext as t
-
     ticket_no = (ticket_no or "").strip()
     report = None
     if ticket_is_wellformed(ticket_no):
         report = Report.objects.select_related("case", "case__category", "case__unit").filter(ticket_no=ticket_no).first()
     if report is None:
-        raise NotFoundOrForbidden(t("No case has the ticket number “%(ticket)s”.") % {"ticket": ticket_no})
+        raise NotFoundOrForbidden(_("No case has the ticket number “%(ticket)s”.") % {"ticket": ticket_no})
     case = report.case
     steps = [
         PublicStep(at=e.created_at, kind=e.kind, text=str(PUBLIC_EVENTS[EventKind(e.kind)]), note=e.note if e.kind in PUBLIC_NOTES else "")
