@@ -4,6 +4,7 @@
 #   make test-sqlite     setup, then pytest on SQLite               (PYTEST_ARGS="-k name -x")
 #   make test-postgres   setup, then pytest on a throwaway PostgreSQL server
 #   make demo            setup, then `civicloop demo`
+#   make messages        refresh the zh-Hans/en catalogues (needs GNU gettext) and compile them
 #
 # Needs only python3 (3.11) with pip, make, and for the PostgreSQL run the server
 # binaries (Debian: postgresql-15). uv is installed into .tools/, the project into .venv/.
@@ -23,8 +24,8 @@ UV ?= $(TOOLS_UV)
 VENV := .venv
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-# 1 makes lint findings fail the build; 0 prints them as warnings (the tree is not ruff-clean yet).
-RUFF_STRICT ?= 0
+# 1 (default) makes lint findings fail the build; 0 prints them as warnings.
+RUFF_STRICT ?= 1
 
 # uv: the project's environment is .venv, on the machine's Python, never a downloaded one.
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
