@@ -51,15 +51,13 @@ venv: | $(filter $(TOOLS_UV),$(UV))
 	$(UV) sync --frozen --group dev --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 
 # Front-end packages, once package.json exists; reinstalled when it or its lock changes.
-ifneq ($(wildcard package.json),)
-node: node_modules/.civicloop-installed
+# Front-end packages from the npm registry (package.json + package-lock.json), reinstalled
+# when either changes; the files the pages load are then copied into the app's static files.
+node: node_modules/.civicloop-installed | venv
+	$(VENV)/bin/python tools/vendor_assets.py
 node_modules/.civicloop-installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
-else
-node:
-	@:
-endif
 
 # Browsers for end-to-end tests go here (Debian's chromium and chromium-driver via
 # apt-get; a test tool's own browser download does not work on these machines).

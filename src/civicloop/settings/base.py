@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "civicloop.web.context.shell",
             ],
         },
     },
@@ -117,7 +118,46 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/me/"
+LOGOUT_REDIRECT_URL = "/"
+
+# ---- maps (Leaflet) -----------------------------------------------------------------------
+# The base map is optional: boundaries, pins and clusters are drawn from our own data and
+# work with no tiles at all (offline intranets, and every test). CIVICLOOP_MAP_TILES picks a
+# preset ("osm", "tianditu", "amap", "none") or CIVICLOOP_MAP_TILE_URL gives any XYZ URL.
+# Amap tiles are drawn in GCJ-02: the map shifts our WGS-84 data onto them, and pins placed
+# on them are sent back as GCJ-02 for the server to convert.
+MAP_TILE_PRESETS = {
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "© OpenStreetMap contributors",
+        "crs": "wgs84",
+        "max_zoom": 19,
+        "subdomains": "",
+    },
+    "tianditu": {
+        # Tianditu needs a key (tk); tiles are WGS-84 (CGCS2000, close enough for maps).
+        "url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=" + os.environ.get("CIVICLOOP_TIANDITU_KEY", ""),
+        "attribution": "© 天地图",
+        "crs": "wgs84",
+        "max_zoom": 18,
+        "subdomains": "01234567",
+    },
+    "amap": {
+        "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "attribution": "© 高德地图",
+        "crs": "gcj02",
+        "max_zoom": 18,
+        "subdomains": "1234",
+    },
+    "none": {"url": "", "attribution": "", "crs": "wgs84", "max_zoom": 19, "subdomains": ""},
+}
+MAP_TILES = {
+    **MAP_TILE_PRESETS.get(os.environ.get("CIVICLOOP_MAP_TILES", "osm"), MAP_TILE_PRESETS["osm"]),
+    **({"url": os.environ["CIVICLOOP_MAP_TILE_URL"]} if os.environ.get("CIVICLOOP_MAP_TILE_URL") else {}),
+    **({"crs": os.environ["CIVICLOOP_MAP_TILE_CRS"]} if os.environ.get("CIVICLOOP_MAP_TILE_CRS") else {}),
+}
 
 # ---- civicloop domain settings (operators tune these; defaults follow common practice) ----
 CIVICLOOP = {

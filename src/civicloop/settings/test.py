@@ -24,6 +24,8 @@ STORAGES = {
 }
 # Assertions read English messages; tests of the Chinese catalogue switch language themselves.
 LANGUAGE_CODE = "en"
+# Tests never reach the network: no base map tiles.
+MAP_TILES = {**MAP_TILE_PRESETS["none"]}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 CIVICLOOP = {**CIVICLOOP}

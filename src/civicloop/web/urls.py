@@ -1,10 +1,15 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import account, geo, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("t/", views.ticket_lookup, name="ticket_lookup"),
     path("t/<str:ticket_no>/", views.ticket_detail, name="ticket_detail"),
+    path("login/", account.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("me/", account.me, name="me"),
+    path("geo/areas.geojson", geo.areas_geojson, name="areas_geojson"),
 ]

@@ -1,0 +1,82 @@
+"""Where each role works: its landing page and its navigation.
+
+One table, read by the login redirect (``/me/``), the navigation bar and the demo
+logins, so a role's front door is named in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from civicloop.org import policy
+from civicloop.org.models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    url_name: str
+    label: Any
+
+
+# Role → pages, first one is where the role lands after logging in.
+ROLE_PAGES: dict[str, tuple[NavItem, ...]] = {
+    Role.DISPATCHER: (
+        NavItem("web:dispatch_queue", _("Intake queue")),
+        NavItem("web:cases", _("All cases")),
+        NavItem("web:dispatch_map", _("Map")),
+        NavItem("web:extensions", _("Extension requests")),
+    ),
+    Role.UNIT_STAFF: (NavItem("web:unit_tasks", _("My tasks")), NavItem("web:cases", _("All cases"))),
+    Role.GRID_WORKER: (NavItem("web:grid_home", _("My grid")), NavItem("web:report", _("Report a problem"))),
+    Role.LEADER: (NavItem("web:overview", _("Overview")), NavItem("web:cases", _("All cases"))),
+    Role.CAMPAIGN_OFFICE: (NavItem("web:overview", _("Overview")), NavItem("web:cases", _("All cases"))),
+    Role.INSPECTOR: (NavItem("web:cases", _("All cases")), NavItem("web:report", _("Report a problem"))),
+    Role.RESIDENT: (NavItem("web:report", _("Report a problem")), NavItem("web:nearby", _("Problems nearby"))),
+}
+# When a user holds several roles, the first in this order decides the landing page.
+LANDING_ORDER = (
+    Role.DISPATCHER, Role.UNIT_STAFF, Role.GRID_WORKER, Role.LEADER, Role.CAMPAIGN_OFFICE, Role.INSPECTOR, Role.RESIDENT,
+)
+PUBLIC_PAGES = (NavItem("web:report", _("Report a problem")), NavItem("web:nearby", _("Problems nearby")))
+
+
+def roles_of(user: Any) -> list[str]:
+    held = {g.role for g in policy.grants(user)} if getattr(user, "is_authenticated", False) else set()
+    return [r for r in LANDING_ORDER if r in held]
+
+
+def _resolve(items: tuple[NavItem, ...]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for item in items:
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue  # a page of a later issue; the navigation test lists which
+        if url not in {u for u, _ in out}:
+            out.append((url, item.label))
+    return out
+
+
+def navigation(user: Any) -> list[tuple[str, Any]]:
+    roles = roles_of(user)
+    if not roles:
+        return _resolve(PUBLIC_PAGES)
+    items: tuple[NavItem, ...] = ()
+    for role in roles:
+        items += ROLE_PAGES[role]
+    return _resolve(items)
+
+
+def landing_url(user: Any) -> str:
+    """The page a user starts on: his first role's first page; admins without a role → admin."""
+    for role in roles_of(user):
+        pages = _resolve(ROLE_PAGES[role][:1])
+        if pages:
+            return pages[0][0]
+    if policy.is_admin(user):
+        return reverse("admin:index")
+    return reverse("web:home")
