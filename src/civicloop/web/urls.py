@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import account, geo, views
+from . import account, casepage, dispatch, geo, resident, views, workbench
 
 app_name = "web"
 urlpatterns = [
@@ -13,3 +13,5 @@ urlpatterns = [
     path("me/", account.me, name="me"),
     path("geo/areas.geojson", geo.areas_geojson, name="areas_geojson"),
 ]
+# Each page module owns its URL patterns (all in the "web" namespace).
+urlpatterns += resident.urlpatterns + dispatch.urlpatterns + casepage.urlpatterns + workbench.urlpatterns
