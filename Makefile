@@ -59,10 +59,25 @@ node_modules/.civicloop-installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Browsers for end-to-end tests go here (Debian's chromium and chromium-driver via
-# apt-get; a test tool's own browser download does not work on these machines).
+# The browser for the end-to-end tests (src/civicloop/web/tests/e2e): Debian's Chromium
+# at /usr/bin/chromium, driven by Playwright (a test tool's own browser download does not
+# work on these machines), and a CJK font so the Chinese pages' screenshots are legible.
+# Installed with apt-get when missing and we are root (as in CI); otherwise a message
+# saying how. Nothing to do, in no time, once they are there.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 browsers:
-	@:
+	@if [ -x "$(CHROMIUM)" ] && [ -e "$(CJK_FONT)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		echo "==> installing $(BROWSER_PACKAGES) (Debian) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else \
+		echo "make browsers: the browser tests need $(CHROMIUM) and $(CJK_FONT):"; \
+		echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends $(BROWSER_PACKAGES)"; \
+		exit 1; \
+	fi
 
 # ---- checks -------------------------------------------------------------------------
 
