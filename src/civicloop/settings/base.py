@@ -179,3 +179,43 @@ CIVICLOOP = {
     "REMIND_AT_REMAINING_FRACTION": 0.2,
     "DEFAULT_DIVISION_CODE": "650100",
 }
+
+# ---- notifications: in-app notices, e-mail, SMS / WeChat gateways (civicloop.notifications) ----
+# Links in messages point here (the public ticket page is <CIVICLOOP_SITE_URL>/t/<ticket>/).
+CIVICLOOP_SITE_URL = os.environ.get("CIVICLOOP_SITE_URL", "http://127.0.0.1:8000")
+# Outgoing mail over SMTP; a failed send is recorded on its Delivery and retried.
+EMAIL_BACKEND = os.environ.get("CIVICLOOP_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("CIVICLOOP_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("CIVICLOOP_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("CIVICLOOP_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("CIVICLOOP_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("CIVICLOOP_EMAIL_TLS", "0") == "1"
+EMAIL_USE_SSL = os.environ.get("CIVICLOOP_EMAIL_SSL", "0") == "1"
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("CIVICLOOP_EMAIL_FROM", "civicloop <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Channels in use: "inapp" (staff notices), "email", "sms", "wechat", "log" (writes to the log).
+CIVICLOOP["NOTIFY_CHANNELS"] = [c for c in os.environ.get("CIVICLOOP_NOTIFY_CHANNELS", "inapp,email").split(",") if c]
+# One sender per external channel (see notifications/channels.py). SMS and WeChat POST a JSON
+# PAYLOAD ($to, $subject, $text, $short, $ticket, $link filled in) to the deployment's gateway.
+CIVICLOOP["NOTIFY_SENDERS"] = {
+    "email": {"CLASS": "civicloop.notifications.channels.EmailSender"},
+    "sms": {
+        "CLASS": "civicloop.notifications.channels.SmsSender",
+        "URL": os.environ.get("CIVICLOOP_SMS_GATEWAY_URL", ""),
+        "PAYLOAD": {"to": "$to", "text": "$short"},
+        "TIMEOUT": 10,
+    },
+    "wechat": {
+        "CLASS": "civicloop.notifications.channels.WeChatSender",
+        "URL": os.environ.get("CIVICLOOP_WECHAT_GATEWAY_URL", ""),
+        "PAYLOAD": {"touser": "$to", "msgtype": "text", "text": {"content": "$short"}},
+        "OK_JSON": {"errcode": 0},
+        "TIMEOUT": 10,
+    },
+}
+# Language of messages to anonymous residents, unit mailboxes and users without a language.
+CIVICLOOP["NOTIFY_DEFAULT_LANGUAGE"] = "zh-hans"
+# A failed send is tried again after NOTIFY_RETRY_MINUTES, doubling each time, at most this often.
+CIVICLOOP["NOTIFY_MAX_ATTEMPTS"] = 6
+CIVICLOOP["NOTIFY_RETRY_MINUTES"] = 5
