@@ -540,6 +540,7 @@ def _cases_response(request: HttpRequest, *, saved_form: SavedViewForm | None = 
     if form.is_valid():
         page = Paginator(filtered_cases(request.user, form, now), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
         context["page"] = page
+        context["valid"] = True
         context["rows"] = [{"case": c, "url": case_link(c.pk)} for c in page.object_list]
     else:
         status = 400
