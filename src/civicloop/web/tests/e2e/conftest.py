@@ -115,6 +115,9 @@ def site(live_server: Any, transactional_db: None, city: Any) -> Any:
     """The test city, served by the live server (transactional DB: the server thread
     sees what the test writes). ``site.url`` is the server's root, ``site.city`` the
     personas and areas of ``civicloop.testing.build_test_city``."""
+    from django.core.cache import cache
+
+    cache.clear()  # e.g. the per-address report rate limit: every test starts afresh
     return Site(url=live_server.url, city=city)
 
 
