@@ -607,3 +607,18 @@ def test_the_page_and_errors_read_in_chinese(city, loop):
     response = post(client, case, "reject", {"reason": ""})
     assert response.status_code == 400
     assert "请" in html_of(response)  # the engine's message, translated
+
+
+def test_page_queries_do_not_grow_with_the_timeline(city, loop, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    case = loop.to(State.HANDLED)
+    client = client_for(city, "dispatcher")
+    with CaptureQueriesContext(connection) as short:
+        client.get(page_url(case))
+    for i in range(4):
+        case = A.case_verify(case=Case.objects.get(pk=case.pk), by=city.users["grid_worker"], passed=False, note="仍未清理")
+        case = A.case_feedback(case=case, by=city.users["unit_staff"], note="再次清运", photos=[jpeg_upload(color=(i * 40, 90, 9))])
+    with django_assert_max_num_queries(len(short)):
+        assert client.get(page_url(case)).status_code == 200
