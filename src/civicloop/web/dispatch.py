@@ -184,7 +184,8 @@ class RowBuilder:
 
     def unit_choices(self) -> list[tuple[Any, str]]:
         if self._unit_choices is None:
-            units = DispatchForm.base_fields["unit"].queryset  # type: ignore[attr-defined]
+            # A fresh query: the class-level queryset would cache its rows across requests.
+            units = DispatchForm.base_fields["unit"].queryset.all()  # type: ignore[attr-defined]
             self._unit_choices = [(u.pk, u.name) for u in units]
         return self._unit_choices
 
@@ -256,9 +257,9 @@ def _returned_notes(cases: Iterable[Case]) -> dict[int, tuple[str, str]]:
     latest: dict[int, CaseEvent] = {}
     for event in CaseEvent.objects.filter(case_id__in=ids, kind=EventKind.RETURNED).order_by("case_id", "-created_at", "-id"):
         latest.setdefault(event.case_id, event)
-    unit_ids = {e.data.get("unit") for e in latest.values() if isinstance(e.data, dict) and e.data.get("unit")}
-    names = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "name")) if unit_ids else {}
-    return {pk: (e.note, names.get((e.data or {}).get("unit"), "")) for pk, e in latest.items()}
+    unit_of = {pk: int(e.data["unit"]) for pk, e in latest.items() if isinstance(e.data, dict) and e.data.get("unit")}
+    names = dict(Unit.objects.filter(pk__in=set(unit_of.values())).values_list("pk", "name")) if unit_of else {}
+    return {pk: (e.note, names.get(unit_of.get(pk, 0), "")) for pk, e in latest.items()}
 
 
 # ---- the queue ----------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def _queue_context(request: HttpRequest, *, tab: str, page_number: Any, now: dt.
         "batch_form": batch_form or BatchForm(initial={"action": "register"}),
         "batch_results": batch_results,
         # Keep the ticks of a batch that was refused, so nothing has to be ticked again.
-        "ticked": set(batch_form.data.getlist("cases")) if batch_form is not None and batch_form.is_bound else set(),
+        "ticked": set(request.POST.getlist("cases")) if batch_form is not None and batch_form.is_bound else set(),
         "return_to": {"tab": tab, "page": page.number},
     }
 
@@ -435,7 +436,7 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
         if "version" in form.errors:
             error = _("The form was incomplete; reload the page.")
         elif form.non_field_errors():
-            error = " ".join(form.non_field_errors())
+            error = " ".join(str(e) for e in form.non_field_errors())
     try:
         case = _fresh(request.user, case_id, now)
     except NotFoundOrForbidden as exc:
@@ -498,7 +499,7 @@ def batch(request: HttpRequest) -> HttpResponse:
 
 # ---- the case list (every staff role) -------------------------------------------------------------
 
-SORT_ORDER = {
+SORT_ORDER: dict[str, tuple[Any, ...]] = {
     "-reported": ("-reported_at", "-pk"),
     "reported": ("reported_at", "pk"),
     "deadline": (F("deadline_at").asc(nulls_last=True), "pk"),
@@ -526,7 +527,7 @@ def _filter_context(request: HttpRequest, form: CaseFilterForm) -> dict[str, Any
         "filter_form": form,
         "querystring": querystring,
         "categories": _categories(),
-        "saved_views": SavedView.objects.filter(owner=request.user),
+        "saved_views": SavedView.objects.filter(owner_id=request.user.pk),
         "saved_form": SavedViewForm(initial={"querystring": querystring}),
     }
 
@@ -563,7 +564,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
         request.GET = QueryDict(request.POST.get("querystring", ""))  # type: ignore[misc]
         return _cases_response(request, saved_form=form, status=400)
     view, created = SavedView.objects.update_or_create(
-        owner=request.user, name=form.cleaned_data["name"], defaults={"querystring": form.cleaned_data["querystring"]}
+        owner_id=request.user.pk, name=form.cleaned_data["name"], defaults={"querystring": form.cleaned_data["querystring"]}
     )
     if created:
         messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
@@ -576,7 +577,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
-    view = get_object_or_404(SavedView, pk=view_id, owner=request.user)  # someone else's: 404
+    view = get_object_or_404(SavedView, pk=view_id, owner_id=request.user.pk)  # someone else's: 404
     view.delete()
     messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
     return redirect("web:cases")

@@ -105,7 +105,7 @@ class ExtensionDecisionForm(VersionedForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("decision") == "deny" and not (data.get("note") or "").strip():
             self.add_error("note", _("Please give a reason for the denial."))
         return data
@@ -150,7 +150,7 @@ class BatchForm(forms.Form):
         return cases
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("action") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Please give a reason."))
         return data
@@ -195,7 +195,7 @@ class CaseFilterForm(forms.Form):
         self.has_areas = areas.exists()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("reported_from"), data.get("reported_to")
         if start and end and end < start:
             self.add_error("reported_to", _("The end date is before the start date."))
