@@ -1,9 +1,13 @@
-"""Steps the browser tests share: the map, photos, reading a page's ticket number."""
+"""Steps the browser tests share: the map, photos, and each person's step of the loop,
+done through the pages as that person would."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import expect
 
 from civicloop.testing import jpeg_upload
 
@@ -60,3 +64,102 @@ def jpeg_file(tmp_path: Path, name: str = "photo.jpg", color: tuple[int, int, in
 
 def image_loaded(page: Any, locator: Any) -> bool:
     return bool(locator.evaluate("(img) => img.complete && img.naturalWidth > 0"))
+
+
+# ---- the people of the loop, each doing their step through the pages ----------------
+
+
+def report_problem(
+    page: Any,
+    site: Any,
+    *,
+    grid: str = "g1",
+    query: str = "ljldf",
+    category: str = "垃圾乱堆放",
+    description: str = "楼下垃圾堆放三天无人清理",
+    photo: Path | None = None,
+    join_ticket: str | None = None,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> str:
+    """A resident on /report/: pin, category, text, photo; with ``join_ticket`` he joins
+    that case from the "already reported nearby" list. Returns the new ticket number."""
+    page.goto(site.at("/report/"))
+    wait_for_map(page, "report-map", polygons=1)
+    lat, lon = site.city.point_in(grid)
+    tap_map_at(page, "report-map", lat + offset[0], lon + offset[1])
+    expect(page.locator("#id_lat")).not_to_have_value("")
+    page.get_by_label(re.compile(r"^Search: Chinese, pinyin or initials")).press_sequentially(query, delay=30)
+    page.get_by_role("radio", name=re.compile(category)).check()
+    page.get_by_label("What is wrong?").fill(description)
+    if photo is not None:
+        page.get_by_label("Photos (optional)").set_input_files(photo)
+    if join_ticket is not None:
+        nearby = page.get_by_role("group", name=re.compile("Already reported nearby"))
+        expect(nearby).to_be_visible()
+        nearby.get_by_role("radio", name=re.compile("join it")).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send report").click()
+    expect(page.locator("#ticket-no")).to_have_text(re.compile(r"\d{8}-\d{6}"))
+    return str(page.locator("#ticket-no").inner_text()).strip()
+
+
+def queue_row(page: Any, case_pk: int) -> Any:
+    return page.locator(f"#case-row-{case_pk}")
+
+
+def register_and_dispatch(page: Any, site: Any, case_pk: int, unit: str) -> None:
+    """The dispatcher registers the new report from the intake queue and dispatches it to
+    the routing rule's suggestion, which must be ``unit``; both by htmx, row by row."""
+    if not page.url.endswith("/dispatch/"):
+        page.goto(site.at("/dispatch/"))
+    row = queue_row(page, case_pk)
+    row.get_by_role("button", name="Register", exact=True).click()
+    expect(row.locator(".done")).to_have_text("Registered.")
+    expect(row.get_by_label("Handling unit", exact=True)).to_be_visible()
+    expect(row).to_contain_text(f"Routing suggests {unit}.")
+    row.get_by_role("button", name="Dispatch", exact=True).click()
+    expect(row.locator(".done")).to_have_text("Dispatched.")
+
+
+def task_card(page: Any, case_pk: int) -> Any:
+    return page.locator(f"#case-{case_pk}")
+
+
+def accept_and_report_handled(page: Any, site: Any, case_pk: int, *, note: str, photo: Path) -> None:
+    """Unit staff on /tasks/: accept the case, then report it handled with an after-photo."""
+    page.goto(site.at("/tasks/"))
+    card = task_card(page, case_pk)
+    card.get_by_role("button", name="Accept", exact=True).click()
+    expect(card.get_by_text("Report it handled")).to_be_visible()
+    report_handled(page, case_pk, note=note, photo=photo)
+
+
+def report_handled(page: Any, case_pk: int, *, note: str, photo: Path) -> None:
+    """Unit staff: the "Report it handled" form of a task card, with an after-photo."""
+    card = task_card(page, case_pk)
+    summary = card.get_by_text("Report it handled")
+    if not card.locator("details:has(> summary:text('Report it handled'))").evaluate("(d) => d.open"):
+        summary.click()
+    card.get_by_label("What was done").fill(note)
+    card.get_by_label("Photos of the result").set_input_files(photo)
+    card.get_by_role("button", name="Report handled", exact=True).click()
+    expect(card).not_to_contain_text("Report it handled")  # the card now says it was sent
+
+
+def verify_on_grid_page(page: Any, site: Any, case_pk: int, *, fixed: bool, note: str = "") -> None:
+    """The grid worker on /grid/: looks at the unit's after-photo and records the check."""
+    page.goto(site.at("/grid/"))
+    card = task_card(page, case_pk)
+    expect(card.get_by_role("img", name="Photo after handling").first).to_be_visible()
+    card.get_by_role("radio", name="Fixed" if fixed else "Not fixed", exact=True).check()
+    if note:
+        card.get_by_label(re.compile(r"^Note")).fill(note)
+    card.get_by_role("button", name="Record the check").click()
+    expect(card.get_by_role("button", name="Record the check")).to_have_count(0)
+
+
+def case_of(ticket: str) -> Any:
+    """The case a ticket number belongs to (a joined report's ticket gives the joined case)."""
+    from civicloop.cases.models import Report
+
+    return Report.objects.select_related("case").get(ticket_no=ticket).case
