@@ -282,34 +282,34 @@ def _reported(user: Any, now: dt.datetime) -> QuerySet[Case]:
     return selectors.case_list(user=user, state=State.REPORTED, now=now).order_by("reported_at", "pk")
 
 
-def _tab_cases(user: Any, tab: str, now: dt.datetime) -> tuple[list[Case] | QuerySet[Case], dict[int, list[Duplicate]]]:
+def _tab_cases(user: Any, tab: str, now: dt.datetime, reported: list[Case], dups: dict[int, list[Duplicate]]) -> list[Case] | QuerySet[Case]:
     if tab == "duplicates":
-        reported = list(_reported(user, now))
-        dups = _duplicates(user, reported)
-        return [c for c in reported if c.pk in dups], dups
+        return [c for c in reported if c.pk in dups]
     if tab == "new":
-        return _reported(user, now), {}
+        return reported
     if tab == "to_dispatch":
-        return selectors.case_list(user=user, state=State.REGISTERED, now=now).order_by("registered_at", "pk"), {}
+        return selectors.case_list(user=user, state=State.REGISTERED, now=now).order_by("registered_at", "pk")
     if tab == "overdue":
         qs = selectors.case_list(user=user, overdue=True, now=now).select_related("escalated_to")
-        return qs.order_by("deadline_at", "pk"), {}
-    return selectors.case_list(user=user, state=State.RETURNED, now=now).order_by("updated_at", "pk"), {}
+        return qs.order_by("deadline_at", "pk")
+    return selectors.case_list(user=user, state=State.RETURNED, now=now).order_by("updated_at", "pk")
 
 
-def tab_counts(user: Any, now: dt.datetime) -> dict[str, int]:
+def _intake(user: Any, now: dt.datetime) -> tuple[list[Case], dict[int, list[Duplicate]]]:
+    """Every reported case in scope and the possible duplicates among them (one pass a request)."""
+    reported = list(_reported(user, now))
+    return reported, _duplicates(user, reported)
+
+
+def _tabs(user: Any, tab: str, now: dt.datetime, reported: list[Case], dups: dict[int, list[Duplicate]]) -> list[dict[str, Any]]:
     states = selectors.state_counts(user=user)
-    return {
-        "new": states[State.REPORTED],
+    counts = {
+        "new": len(reported),
         "to_dispatch": states[State.REGISTERED],
-        "duplicates": len(_duplicates(user, _reported(user, now))),
+        "duplicates": len(dups),
         "overdue": selectors.case_list(user=user, overdue=True, now=now).count(),
         "returned": states[State.RETURNED],
     }
-
-
-def _tabs(user: Any, tab: str, now: dt.datetime) -> list[dict[str, Any]]:
-    counts = tab_counts(user, now)
     return [{"key": k, "label": label, "count": counts[k], "current": k == tab} for k, label in TABS]
 
 
@@ -328,12 +328,11 @@ def _queue_context(request: HttpRequest, *, tab: str, page_number: Any, now: dt.
                    override: Row | None = None, batch_form: BatchForm | None = None,
                    batch_results: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     user = request.user
-    cases, dups = _tab_cases(user, tab, now)
+    reported, dups = _intake(user, now)
+    cases = _tab_cases(user, tab, now, reported, dups)
     page: Page = Paginator(cases, QUEUE_PAGE_SIZE).get_page(page_number)
     items = list(page.object_list)
     returned = _returned_notes(items)
-    if tab != "duplicates":
-        dups = _duplicates(user, [c for c in items if c.state == State.REPORTED])
     builder = RowBuilder(user, now)
     rows = [builder.row(c, duplicates=dups.get(c.pk), returned=returned.get(c.pk)) for c in items]
     if override is not None:
@@ -344,7 +343,7 @@ def _queue_context(request: HttpRequest, *, tab: str, page_number: Any, now: dt.
             rows[index] = override
     return {
         "tab": tab,
-        "tabs": _tabs(user, tab, now),
+        "tabs": _tabs(user, tab, now, reported, dups),
         "page": page,
         "rows": rows,
         "categories": _categories(),
@@ -368,8 +367,9 @@ def dispatch_queue(request: HttpRequest) -> HttpResponse:
 @dispatcher_required
 def dispatch_counts(request: HttpRequest) -> HttpResponse:
     """The tab bar alone: htmx reloads it after a row changed."""
-    tab = _tab(request.GET.get("tab"))
-    return render(request, "web/dispatch/_tabs.html", {"tab": tab, "tabs": _tabs(request.user, tab, timezone.now())})
+    tab, now = _tab(request.GET.get("tab")), timezone.now()
+    tabs = _tabs(request.user, tab, now, *_intake(request.user, now))
+    return render(request, "web/dispatch/_tabs.html", {"tab": tab, "tabs": tabs})
 
 
 def _queue_url(tab: str, page: int) -> str:
