@@ -4,6 +4,7 @@
  *   and Enter in the search box searches instead of sending the report;
  * - picked photos are listed with a thumbnail, so the resident sees what will be sent;
  * - [data-copy="element-id"] buttons copy a ticket number;
+ * - coordinates typed by hand move the pin (map.js only writes them);
  * - on the map of open problems, "Report a problem here" carries the pin's position.
  */
 (function () {
@@ -24,6 +25,24 @@
           if (window.htmx) window.htmx.trigger(q, "search");
         }
       });
+    }
+
+    var typedLat = document.getElementById("id_lat"), typedLon = document.getElementById("id_lon");
+    var reportMap = document.getElementById("report-map");
+    if (typedLat && typedLon && reportMap) {
+      var timer = null;
+      var follow = function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var la = parseFloat(typedLat.value), lo = parseFloat(typedLon.value);
+          var api = window.civicloop && window.civicloop.map && window.L ? window.civicloop.map.setup(reportMap) : null;
+          // setPin announces the new position with a change event, which refreshes the nearby list.
+          if (api && api.setPin && isFinite(la) && isFinite(lo) && Math.abs(la) <= 90 && Math.abs(lo) <= 180) api.setPin(la, lo, true);
+        }, 400);
+      };
+      // "input" is typing only; setPin's own change event does not come back here.
+      typedLat.addEventListener("input", follow);
+      typedLon.addEventListener("input", follow);
     }
 
     var photos = document.getElementById("id_photos");
