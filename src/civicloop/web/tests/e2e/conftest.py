@@ -43,6 +43,13 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
     "phone": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
     "desktop": {"viewport": {"width": 1280, "height": 800}},
 }
+# Counts htmx requests in flight, so a test can wait until the page is quiet before it
+# reads or submits what htmx re-renders (helpers.settle).
+HTMX_TRACKER = """
+window.__e2e = {inflight: 0, last: 0};
+document.addEventListener("htmx:beforeRequest", function () { window.__e2e.inflight += 1; window.__e2e.last = Date.now(); });
+document.addEventListener("htmx:afterRequest", function () { window.__e2e.inflight -= 1; window.__e2e.last = Date.now(); });
+"""
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 E2E_DIR = Path(__file__).resolve().parent
 TIMEOUT_MS = 15_000
@@ -154,6 +161,7 @@ def open_page(browser: Any, browser_watch: Watch, live_server: Any) -> Iterator[
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.route("**/*", route)
+        context.add_init_script(HTMX_TRACKER)
         contexts.append(context)
         page = context.new_page()
         page.viewport_kind = kind  # read by shot()

@@ -55,6 +55,16 @@ def tap_map_at(page: Any, map_id: str, lat: float, lon: float) -> None:
     target.click(position={"x": xy["x"], "y": xy["y"]})
 
 
+def settle(page: Any, quiet_ms: int = 250) -> None:
+    """Until htmx is quiet: no request in flight, none for ``quiet_ms``. First waits out
+    the delayed triggers (the category search fires 250 ms after the last key)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "(quiet) => window.__e2e && window.__e2e.inflight <= 0 && Date.now() - window.__e2e.last > quiet",
+        arg=quiet_ms,
+    )
+
+
 def jpeg_file(tmp_path: Path, name: str = "photo.jpg", color: tuple[int, int, int] = (200, 80, 40)) -> Path:
     """A real JPEG on disk, for ``set_input_files`` (the same bytes the Client tests upload)."""
     path = tmp_path / name
@@ -89,14 +99,23 @@ def report_problem(
     tap_map_at(page, "report-map", lat + offset[0], lon + offset[1])
     expect(page.locator("#id_lat")).not_to_have_value("")
     page.get_by_label(re.compile(r"^Search: Chinese, pinyin or initials")).press_sequentially(query, delay=30)
-    page.get_by_role("radio", name=re.compile(category)).check()
+    settle(page)  # the search answers as one types: pick from the last answer
+    choice = page.get_by_role("group", name="What kind of problem?").get_by_role("radio", name=re.compile(category))
+    choice.check()
+    settle(page)  # picking a category (like moving the pin) refreshes the nearby list
     page.get_by_label("What is wrong?").fill(description)
     if photo is not None:
         page.get_by_label("Photos (optional)").set_input_files(photo)
     if join_ticket is not None:
         nearby = page.get_by_role("group", name=re.compile("Already reported nearby"))
         expect(nearby).to_be_visible()
-        nearby.get_by_role("radio", name=re.compile("join it")).check()
+        join = nearby.get_by_role("radio", name=re.compile("join it"))
+        join.check()
+        settle(page)
+        expect(join).to_be_checked()
+    else:
+        expect(page.get_by_role("group", name=re.compile("Already reported nearby"))).to_have_count(0)
+    expect(choice).to_be_checked()
     with page.expect_navigation():
         page.get_by_role("button", name="Send report").click()
     expect(page.locator("#ticket-no")).to_have_text(re.compile(r"\d{8}-\d{6}"))

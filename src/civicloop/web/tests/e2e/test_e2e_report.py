@@ -14,6 +14,7 @@ from .helpers import (
     COUNT_TILE_LAYERS,
     image_loaded,
     jpeg_file,
+    settle,
     tap_map_at,
     wait_for_map,
 )
@@ -37,14 +38,16 @@ def test_resident_reports_on_a_phone_and_follows_the_ticket(site, open_page, sho
 
     # 2. What: typing the pinyin initials of 垃圾乱堆放 finds it.
     page.get_by_label(re.compile(r"^Search: Chinese, pinyin or initials")).press_sequentially("ljldf", delay=40)
+    settle(page)  # the search answers as one types: pick from the last answer
     choice = page.get_by_role("radio", name=re.compile("垃圾乱堆放"))
-    expect(choice).to_be_visible()
     choice.check()
+    settle(page)  # the category refreshes the list of open problems nearby (none here)
 
     # 3. Describe it, with a photo.
     page.get_by_label("What is wrong?").fill("楼下垃圾堆放三天无人清理")
     page.get_by_label("Photos (optional)").set_input_files(jpeg_file(tmp_path, "before.jpg"))
     expect(page.locator("#photo-preview li")).to_have_count(1)
+    expect(choice).to_be_checked()
     shot(page, "filled")
 
     with page.expect_navigation():
