@@ -118,8 +118,9 @@ def compose(topic: Topic, *, case: Case, recipient: Recipient, event: CaseEvent 
             intro = _("Case %(ticket)s has been dispatched to %(unit)s. Please accept it and have it handled by %(deadline)s.") % v
         return Content(_("New case %(ticket)s for %(unit)s") % v, intro, _case_details(case), follow, link)
     if topic == Topic.CO_UNIT:
-        return Content(_("%(unit)s is co-handling case %(ticket)s") % v,
-                       _("%(unit)s has been added as a co-handling unit of case %(ticket)s.") % v, _case_details(case), follow, link)
+        v["main"] = case.unit.name if case.unit is not None else _("the unit responsible")
+        return Content(_("Co-handling case %(ticket)s") % v,
+                       _("Your unit is asked to help %(main)s handle case %(ticket)s (co-handling).") % v, _case_details(case), follow, link)
     if topic == Topic.DEADLINE_NEAR:
         return Content(_("Case %(ticket)s is due at %(deadline)s") % v,
                        _("Case %(ticket)s is due at %(deadline)s and has not been reported handled yet.") % v,
