@@ -334,7 +334,7 @@ def _render(request: HttpRequest, case: Case, *, status: int = 200, **kw: Any) -
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     if not _is_staff(request.user):
         # A resident who reported it follows it by ticket; nobody else learns it exists.
-        own = Report.objects.filter(case_id=case_id, reporter=request.user).order_by("created_at").first()
+        own = Report.objects.filter(case_id=case_id, reporter_id=request.user.pk).order_by("created_at").first()
         if own is not None:
             return redirect("web:ticket_detail", ticket_no=own.ticket_no)
         raise Http404(_("No such case, or it is not in your area."))
