@@ -69,7 +69,8 @@
     var cfg = config(), gcj = cfg.tiles.crs === "gcj02";
     var show = gcj ? function (lat, lon) { return toGcj(lat, lon); } : function (lat, lon) { return [lat, lon]; };
     var store = gcj ? function (lat, lon) { return toWgs(lat, lon); } : function (lat, lon) { return [lat, lon]; };
-    var map = L.map(el, { preferCanvas: true, zoomControl: true, keyboard: true });
+    // A max zoom of its own: clustering needs one even when no tile layer sets it.
+    var map = L.map(el, { preferCanvas: true, zoomControl: true, keyboard: true, maxZoom: cfg.tiles.max_zoom || 19 });
     el.setAttribute("role", "application");
     if (cfg.tiles.url) {
       var opts = { attribution: cfg.tiles.attribution, maxZoom: cfg.tiles.max_zoom || 19 };
