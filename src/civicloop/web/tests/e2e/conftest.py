@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -200,10 +200,11 @@ def shot(e2e_artifacts: Path, request: pytest.FixtureRequest) -> Callable[..., P
 @pytest.fixture
 def log_in(site: Site) -> Callable[..., None]:
     """``log_in(page, "dispatcher")``: through the login form, as a person would; ends on
-    the role's landing page (``/me/`` redirects there)."""
+    the role's landing page (``/me/`` redirects there), or on ``next`` (a link followed
+    from a notice, say: ``log_in(page, "grid_worker", next="/cases/7/")``)."""
 
-    def do(page: Any, username: str, password: str = "pw") -> None:
-        page.goto(site.at("/login/"))
+    def do(page: Any, username: str, password: str = "pw", *, next: str = "") -> None:
+        page.goto(site.at("/login/" + (f"?next={quote(next)}" if next else "")))
         page.get_by_label("User name").fill(username)
         page.get_by_label("Password").fill(password)
         with page.expect_navigation():

@@ -11,6 +11,13 @@ from playwright.sync_api import expect
 
 from civicloop.testing import jpeg_upload
 
+SANITATION = "市环境卫生管理处"  # where the test city routes 垃圾乱堆放 (big code 01)
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+# Visible form fields without a name a screen reader can say (label, aria-label, aria-labelledby).
+UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter((el) => el.type !== 'hidden' && el.type !== 'submit' && el.type !== 'button')
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .map((el) => el.outerHTML.slice(0, 120))"""
 # Leaflet layers drawn from /geo/areas.geojson: polygons (grids, communities …).
 COUNT_POLYGONS = """(id) => {
   const api = document.getElementById(id)._civicMap;
@@ -182,3 +189,32 @@ def case_of(ticket: str) -> Any:
     from civicloop.cases.models import Report
 
     return Report.objects.select_related("case").get(ticket_no=ticket).case
+
+
+COUNT_POINTS = """(id) => {
+  const api = document.getElementById(id)._civicMap;
+  if (!api.points) return null;
+  if (api.points._latlngs) return api.points._latlngs.length;  // heat map
+  return api.points.getLayers().length;                          // clustered markers
+}"""
+
+
+def wait_for_points(page: Any, map_id: str) -> int:
+    """Until the map's point layer is drawn; how many points it holds."""
+    page.wait_for_function(
+        "(id) => { const el = document.getElementById(id); return !!(el && el._civicMap && el._civicMap.points); }",
+        arg=map_id,
+    )
+    return int(page.evaluate(COUNT_POINTS, map_id))
+
+
+def verify_on_case_page(page: Any, site: Any, case_pk: int, *, fixed: bool, note: str = "") -> None:
+    """The grid worker on the case page (``web:case``): "Verify: fixed" or "not fixed (rework)"."""
+    page.goto(site.at(f"/cases/{case_pk}/"))
+    label = "Verify: fixed" if fixed else "Verify: not fixed (rework)"
+    action = page.locator("#act-verify_pass" if fixed else "#act-verify_fail")
+    action.get_by_text(label, exact=True).first.click()  # the <summary> opens the form
+    if note:
+        action.get_by_label("Note" if fixed else "What is still wrong").fill(note)
+    action.get_by_role("button", name=label, exact=True).click()
+    expect(page.locator("#act-verify_pass")).to_have_count(0)
