@@ -18,12 +18,3 @@
     });
   });
 })();
-
-/* Marker clustering needs a maximum zoom, which Leaflet takes from the tile layer; with no
- * base map (offline intranets, settings.MAP_TILES "none") there is none, and clustering
- * fails with "Map has no maxZoom specified". Give maps on these pages a default one.
- * (Scripts are deferred in order: Leaflet is loaded, map.js builds maps on DOMContentLoaded.) */
-(function () {
-  "use strict";
-  if (window.L && window.L.Map) window.L.Map.mergeOptions({ maxZoom: 19 });
-})();
