@@ -10,10 +10,10 @@ from playwright.sync_api import expect
 
 from civicloop.web.roles import ROLE_PAGES
 
-# The grid worker's landing (/grid/) is tested with the rest of that page in test_e2e_grid_page.py.
 PERSONAS = {
     "dispatcher": "dispatcher",
     "unit_staff": "unit_staff",
+    "grid_worker": "grid_worker",
     "leader": "leader",
     "campaign_office": "campaign_office",
     "inspector": "inspector",

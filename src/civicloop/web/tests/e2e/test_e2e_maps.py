@@ -1,6 +1,6 @@
 """Every page with a map works with no base map (settings.test: MAP_TILES "none", and the
 browser may reach nothing but the live server): area boundaries drawn, points clustered
-or heat-mapped, no tile layer, no JavaScript error. (/grid/: test_e2e_grid_page.py.)"""
+or heat-mapped, no tile layer, no JavaScript error."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def check_map(page, map_id, *, polygons):
 PAGES = {
     "nearby": (None, "phone", "/nearby/", "nearby-map", GRIDS + COMMUNITIES, 3),  # public: all open
     "dispatch_map": ("dispatcher", "desktop", "/dispatch/map/", "case-map", GRIDS + COMMUNITIES, 2),  # district A
+    "grid": ("grid_worker", "phone", "/grid/", "grid-map", GRIDS + COMMUNITIES, 2),  # 幸福社区
     "overview": ("leader", "desktop", "/overview/", "overview-map", STREETS + DISTRICTS, 3),  # city: heat
 }
 

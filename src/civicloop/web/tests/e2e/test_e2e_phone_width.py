@@ -24,8 +24,7 @@ def cases(site):
     }
 
 
-# (who, path) — path may name a case of the fixture as {reported} etc. The grid
-# worker's /grid/ is checked in test_e2e_grid_page.py.
+# (who, path) — path may name a case of the fixture as {reported} etc.
 PAGES = [
     (None, "/"),
     (None, "/report/"),
@@ -37,6 +36,7 @@ PAGES = [
     ("dispatcher", "/cases/{reported}/"),
     ("unit_staff", "/tasks/"),
     ("unit_staff", "/cases/{dispatched}/"),
+    ("grid_worker", "/grid/"),
     ("leader", "/overview/"),
 ]
 
