@@ -10,7 +10,7 @@ against pytest-django's live server.
 * Pages: ``open_page("phone")`` (360×740, touch) or ``open_page("desktop")`` (1280×800),
   each in its own browser context, so several people (resident, dispatcher …) can be
   logged in at once. ``shot(page, "name")`` saves a full-page screenshot under
-  ``test-artifacts/e2e/``.
+  ``test-artifacts/e2e/<database>/`` (sqlite or postgres).
 * Every test here is marked ``e2e``: ``pytest -m "not e2e"`` leaves them out.
 """
 
@@ -178,15 +178,22 @@ def open_page(browser: Any, browser_watch: Watch, live_server: Any) -> Iterator[
 
 @pytest.fixture(scope="session")
 def e2e_artifacts(artifacts_dir: Path) -> Path:
-    path = artifacts_dir / "e2e"
+    """test-artifacts/e2e/<database>/, emptied at the start of a run: ``make test`` runs the
+    suite on SQLite and then on PostgreSQL, and keeps both sets of screenshots."""
+    from django.conf import settings
+
+    engine = str(settings.DATABASES["default"]["ENGINE"]).rsplit(".", 1)[-1]
+    name = next((n for n in ("postgres", "sqlite") if n in engine), engine)  # as CIVICLOOP_TEST_DB
+    path = artifacts_dir / "e2e" / name
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir()
+    path.mkdir(parents=True)
     return path
 
 
 @pytest.fixture
 def shot(e2e_artifacts: Path, request: pytest.FixtureRequest) -> Callable[..., Path]:
-    """``shot(page, "reported")`` → test-artifacts/e2e/<test>--reported--phone.png (full page)."""
+    """``shot(page, "reported")`` → test-artifacts/e2e/<database>/<test>--reported--phone.png
+    (the whole page, scrolled)."""
     test = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
 
     def take(page: Any, name: str) -> Path:
