@@ -29,12 +29,13 @@ ROLE_PAGES: dict[str, tuple[NavItem, ...]] = {
         NavItem("web:cases", _("All cases")),
         NavItem("web:dispatch_map", _("Map")),
         NavItem("web:extensions", _("Extension requests")),
+        NavItem("web:overview", _("Overview")),
     ),
     Role.UNIT_STAFF: (NavItem("web:unit_tasks", _("My tasks")), NavItem("web:cases", _("All cases"))),
     Role.GRID_WORKER: (NavItem("web:grid_home", _("My grid")), NavItem("web:report", _("Report a problem"))),
     Role.LEADER: (NavItem("web:overview", _("Overview")), NavItem("web:cases", _("All cases"))),
     Role.CAMPAIGN_OFFICE: (NavItem("web:overview", _("Overview")), NavItem("web:cases", _("All cases"))),
-    Role.INSPECTOR: (NavItem("web:cases", _("All cases")), NavItem("web:report", _("Report a problem"))),
+    Role.INSPECTOR: (NavItem("web:cases", _("All cases")), NavItem("web:grid_home", _("On-site checks")), NavItem("web:report", _("Report a problem"))),
     Role.RESIDENT: (NavItem("web:report", _("Report a problem")), NavItem("web:nearby", _("Problems nearby"))),
 }
 # When a user holds several roles, the first in this order decides the landing page.
