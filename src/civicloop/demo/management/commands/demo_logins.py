@@ -2,14 +2,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from civicloop.demo.loader import DEMO_PASSWORD, LOGINS
+from civicloop.demo.logins import demo_banner
 
 
 class Command(BaseCommand):
-    help = "Print the demo city's logins, one per role."
+    help = "Print the demo city's URL, its pages and one login per role with the page it starts on."
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
-        for username, label, _role in LOGINS:
-            self.stdout.write(f"  {username:<12} {label}")
-        self.stdout.write("")
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000", help="where the demo is served"
+        )
+
+    def handle(self, *args: Any, url: str, **options: Any) -> None:
+        self.stdout.write(demo_banner(url), ending="")
