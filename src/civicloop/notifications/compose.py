@@ -68,6 +68,11 @@ def ticket_link(ticket_no: str) -> str:
     return site_url() + reverse("web:ticket_detail", kwargs={"ticket_no": ticket_no})
 
 
+def case_link(case: Case) -> str:
+    """Staff open the one case page (behind their login); residents follow the ticket."""
+    return site_url() + reverse("web:case", kwargs={"case_id": case.pk})
+
+
 def _when(at: dt.datetime | None) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else _("no deadline")
 
@@ -106,7 +111,7 @@ def _case_details(case: Case, *, deadline: bool = True) -> list[tuple[str, str]]
 def compose(topic: Topic, *, case: Case, recipient: Recipient, event: CaseEvent | None = None) -> Content:
     """The message about ``topic`` for one recipient; call under the recipient's language."""
     ticket = recipient.ticket_no if recipient.resident else case.ticket_no
-    link = ticket_link(ticket)
+    link = ticket_link(ticket) if recipient.resident else case_link(case)
     v: dict[str, Any] = {"ticket": ticket, "unit": _unit_name(case, event), "deadline": _when(case.deadline_at)}
     note = event.note if event is not None else ""
     follow = _("Follow the case:")

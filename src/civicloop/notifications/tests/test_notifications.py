@@ -56,7 +56,8 @@ def test_dispatch_emails_the_units_staff_in_chinese(city, smtp, staff_mail, djan
     (mail,) = smtp.to(staff_mail["unit_staff"])
     assert mail.subject == f"新案件 {case.ticket_no}：市环境卫生管理处"
     assert "已派遣给市环境卫生管理处" in mail.text and "签收" in mail.text
-    assert f"/t/{case.ticket_no}/" in mail.text
+    # Staff are sent to the case page behind their login, not the residents' ticket page.
+    assert f"/cases/{case.pk}/" in mail.text and f"/t/{case.ticket_no}/" not in mail.text
     assert "市环境卫生管理处" in mail.html and "<table" in mail.html
     # Staff without an address (cgj_staff, of the bureau above) still see it in-app.
     notice = Notice.objects.get(case=case, recipient=loop.u("cgj_staff"))
@@ -254,7 +255,7 @@ def test_sms_and_wechat_go_through_their_http_gateways(city, smtp, gateway, sett
 
     sms = [body for path, body in gateway.requests if path == "/sms"]
     assert sms == [{"mobile": "13800000001", "content": sms[0]["content"], "sign": "示范市"}]
-    assert case.ticket_no in sms[0]["content"] and f"/t/{case.ticket_no}/" in sms[0]["content"]
+    assert case.ticket_no in sms[0]["content"] and f"/cases/{case.pk}/" in sms[0]["content"]
     wechat = Delivery.objects.get(case=case, channel="wechat")
     assert wechat.status == DeliveryStatus.RETRY and "40001" in wechat.last_error
     assert Delivery.objects.get(case=case, channel="sms").status == DeliveryStatus.SENT

@@ -30,6 +30,7 @@ class Command(BaseCommand):
         from django_tasks_db.management.commands.db_worker import Worker
 
         from civicloop.cases.sweeps import sweep
+        from civicloop.notifications.services import deliveries_retry
 
         running = {"on": True}
 
@@ -53,6 +54,10 @@ class Command(BaseCommand):
                 log.info("sweep: %s", result)
                 if any(result.__dict__.values()):
                     self.stdout.write(f"sweep: {result.__dict__}")
+                # Failed or abandoned notification deliveries whose retry time has come.
+                resent = deliveries_retry()
+                if resent:
+                    self.stdout.write(f"deliveries re-sent: {resent}")
                 next_sweep = time.monotonic() + interval
             if once:
                 queue.run()
