@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicloop.cases import actions as A
+from civicloop.cases import routing
 from civicloop.cases.models import (
     Case,
     Category,
@@ -408,7 +409,10 @@ class Replay:
         self.grid_community: dict[int, int] = {}
         self.grid_district: dict[int, int] = {}
         self.grid_street: dict[int, int] = {}
-        for grid in Area.objects.filter(kind=AreaKind.GRID).only("pk", "path"):
+        self.grids = {g.pk: g for g in Area.objects.filter(kind=AreaKind.GRID).only("pk", "path")}
+        self.routes: dict[tuple[int, int], Unit | None] = {}
+        self.grid_rules = RoutingRule.objects.filter(area__kind=AreaKind.GRID).exists()
+        for grid in self.grids.values():
             ids = [int(x) for x in grid.path.strip("/").split("/") if x]
             # The path runs city, district, street, community, grid.
             self.grid_district[grid.pk] = ids[1]
@@ -468,6 +472,17 @@ class Replay:
     def category(self, case: Case) -> Category:
         # Cached: every action refreshes the case, which drops its loaded relations.
         return self.category_by_id[case.category_id]
+
+    def route(self, case: Case) -> Unit | None:
+        """The unit the routing rules name, as the dispatch form proposes it. Rules do not
+        change during the load, and the demo's bind streets and communities: one lookup per
+        category and community (per grid, should a rule ever bind a grid)."""
+        place = case.grid_id if self.grid_rules else self.grid_community[case.grid_id]
+        key = (case.category_id, place)
+        if key not in self.routes:
+            grid = self.grids[case.grid_id]
+            self.routes[key] = routing.unit_for(category=self.category(case), grid=grid)
+        return self.routes[key]
 
     def dispatcher(self, case: Case) -> User:
         # The city's command centre and the district's own desk share the intake.
@@ -675,7 +690,7 @@ class Replay:
                 at=t,
             )
             return
-        self.act(s, A.case_dispatch, by=self.dispatcher(s.case), at=t)
+        self.act(s, A.case_dispatch, by=self.dispatcher(s.case), unit=self.route(s.case), at=t)
         if s.reached():
             yield from self.hold(s)
             return
