@@ -375,9 +375,14 @@ def verification_cases(user: Any, now: dt.datetime | None = None) -> list[Case]:
 
 
 def lookback_cases(user: Any, now: dt.datetime | None = None) -> list[Case]:
-    """Closed cases whose look-back (回头看) is due, most overdue first."""
+    """Closed cases whose look-back (回头看) is due: those a reporter says are not fixed
+    first, then the most overdue."""
     when = now or timezone.now()
-    rows = list(_check_base(user, now).filter(state=State.CLOSED, lookback_due_at__lte=when).order_by("lookback_due_at", "pk"))
+    rows = list(
+        _check_base(user, now)
+        .filter(state=State.CLOSED, lookback_due_at__lte=when)
+        .order_by("-resident_says_unfixed", "lookback_due_at", "pk")
+    )
     return _i_may(user, Action.LOOKBACK_PASS, rows)
 
 

@@ -614,3 +614,14 @@ def test_pages_in_chinese(city, tasks):
     client = client_for(city, "unit_staff", HTTP_ACCEPT_LANGUAGE="zh-hans")
     response = client.get(reverse("web:unit_tasks"))
     assert response.status_code == 200 and 'lang="zh-hans"' in response.content.decode()
+
+
+def test_a_reporters_not_fixed_puts_the_case_first_in_the_lookbacks(city):
+    old = Loop(city, t0=ago(days=9))
+    first, second = old.to(State.CLOSED), old.to(State.CLOSED, grid="g2")
+    report = second.reports.get()
+    A.case_rate(case=second, ticket_no=report.ticket_no, rating="dissatisfied", unfixed=True, at=ago(days=1))
+    html = client_for(city, "grid_worker").get(reverse("web:grid_home")).content.decode()
+    section = _section(html, "lookback-h")
+    assert card_ids(section) == [second.pk, first.pk]
+    assert "A reporter says it is not fixed." in section
