@@ -396,10 +396,8 @@ Steps = Generator[dt.datetime, None, None]
 class Replay:
     """Runs the stories of all demo cases in time order, up to the anchor ("now")."""
 
-    def __init__(
-        self, *, rng: random.Random, cast: Cast, anchor: dt.datetime, units: dict[str, Unit]
-    ):
-        self.rng, self.cast, self.anchor, self.units = rng, cast, anchor, units
+    def __init__(self, *, rng: random.Random, cast: Cast, anchor: dt.datetime):
+        self.rng, self.cast, self.anchor = rng, cast, anchor
         self.start_at = anchor - dt.timedelta(days=HISTORY_DAYS)
         self.notify_from = anchor - dt.timedelta(days=NOTIFY_RECENT_DAYS)
         hours = settings.CIVICLOOP["ESCALATE_AFTER_OVERDUE_HOURS"]
@@ -425,7 +423,6 @@ class Replay:
         self._queue: list[tuple[dt.datetime, int, Steps]] = []
         self._order = itertools.count()
         self.touched: set[int] = set()  # cases whose version a joining reporter bumped
-        self.opened = 0
         self.failed = 0
 
     # ---- the clock ----------------------------------------------------------------
@@ -619,8 +616,6 @@ class Replay:
             )
         if report.joined_existing:
             self.touched.add(report.case_id)
-        else:
-            self.opened += 1
         return report
 
     def reported(self, plan: Planned) -> Steps:
@@ -996,13 +991,11 @@ def _nearest_name(places: list[tuple[float, float, str]], lat: float, lon: float
     return min(places, key=lambda p: (p[0] - lat) ** 2 + ((p[1] - lon) * k) ** 2)[2]
 
 
-def generate_cases(
-    *, cast: Cast, units: dict[str, Unit], count: int, rng: random.Random, anchor: dt.datetime
-) -> Replay:
+def generate_cases(*, cast: Cast, count: int, rng: random.Random, anchor: dt.datetime) -> Replay:
     """Replay ``count`` reports over the half year before ``anchor``; returns the finished replay."""
     from civicloop.demo.geography import demo_points
 
-    replay = Replay(rng=rng, cast=cast, anchor=anchor, units=units)
+    replay = Replay(rng=rng, cast=cast, anchor=anchor)
     points = demo_points(count, rng.randrange(1 << 30))
     for planned in replay.plan(count, points):
         replay.start(replay.reported(planned))
@@ -1037,11 +1030,11 @@ def load_demo(
         say("Building the demo city from the bundled OpenStreetMap extract …")
         seed_categories(Category)  # migrations seed them; a flushed database has none
         import_areas_from_geojson(build_demo_geography())
-        units, cast = build_org()
+        _units, cast = build_org()
         say(
             f"Replaying {cases} reports over the half year before {timezone.localtime(anchor):%Y-%m-%d %H:%M} …"
         )
-        replay = generate_cases(cast=cast, units=units, count=cases, rng=rng, anchor=anchor)
+        replay = generate_cases(cast=cast, count=cases, rng=rng, anchor=anchor)
         if replay.failed:
             say(f"  {replay.failed} stories stopped early (see the log)")
         DemoLoad.objects.create(seed=seed, cases=cases, anchor=anchor)
