@@ -53,6 +53,7 @@ from civicloop.org.models import Role
 from civicloop.places.models import AreaKind
 
 from .casepage_forms import FORMS, ActionForm, DispatchForm, photos_of
+from .common import is_htmx
 
 STAFF_ROLES = tuple(r for r in Role if r != Role.RESIDENT)
 # Events whose actor is a reporter, not staff: shown as "reporter N" to roles without contacts.
@@ -316,12 +317,10 @@ def _context(request: HttpRequest, case: Case, *, failed: ActionForm | None = No
     }
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _render(request: HttpRequest, case: Case, *, status: int = 200, **kw: Any) -> HttpResponse:
-    partial = _is_htmx(request)
+    partial = is_htmx(request)
     template = "web/case/_live.html" if partial else "web/case/page.html"
     return render(request, template, _context(request, case, partial=partial, **kw), status=status)
 
@@ -458,10 +457,10 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
     if not policy.visible_cases(user).filter(pk=case_id).exists():
         # e.g. a unit that returned the case no longer sees it: back to its own page.
         where = reverse("web:me")
-        if _is_htmx(request):
+        if is_htmx(request):
             return HttpResponse(status=204, headers={"HX-Redirect": where})
         return redirect(where)
-    if _is_htmx(request):
+    if is_htmx(request):
         return _render(request, _access(user, case_id))
     return redirect("web:case", case_id=case_id)
 

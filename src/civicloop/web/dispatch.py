@@ -27,7 +27,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import F, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -49,11 +49,11 @@ from civicloop.core.errors import (
     CivicError,
     ConflictError,
     NotFoundOrForbidden,
-    PermissionRefused,
 )
 from civicloop.org import policy
 from civicloop.org.models import Role, Unit
 
+from .common import case_url, http_status, is_htmx
 from .dispatch_forms import (
     ACTION_FORMS,
     BatchForm,
@@ -92,25 +92,7 @@ dispatcher_required = _guard(lambda u: policy.is_admin(u) or policy.has_role(u, 
 
 
 def case_link(case_id: int) -> str:
-    """The one case page (``web:case``); no link until that page exists."""
-    try:
-        return reverse("web:case", kwargs={"case_id": case_id})
-    except NoReverseMatch:
-        return ""
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def status_for(exc: CivicError) -> int:
-    if isinstance(exc, NotFoundOrForbidden):
-        return 404
-    if isinstance(exc, PermissionRefused):
-        return 403
-    if isinstance(exc, ConflictError):
-        return 409
-    return 400
+    return case_url(case_id)
 
 
 def _attach_error(form: forms.Form, exc: CivicError, aliases: dict[str, str] | None = None) -> str:
@@ -402,7 +384,7 @@ def _fresh(user: Any, case_id: int, now: dt.datetime) -> Case:
 
 
 def _gone(request: HttpRequest, case_id: int, exc: CivicError) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "web/dispatch/_row_gone.html", {"case_id": case_id, "message": exc.message}, status=404)
     raise Http404(exc.message)
 
@@ -427,7 +409,7 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
             _perform(action, case, request.user, form.cleaned_data)
             done = str(DONE[action])
         except CivicError as exc:
-            status = status_for(exc)
+            status = http_status(exc)
             error = _attach_error(form, exc)
             # After a conflict the row shows the case as it is now, with fresh forms.
             keep_form = not isinstance(exc, ConflictError)
@@ -447,7 +429,7 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
         case, duplicates=dups, returned=returned, bound=(action, form) if keep_form else None,
         error=error, error_status=status, done=done,
     )
-    if _is_htmx(request):
+    if is_htmx(request):
         response = render(request, "web/dispatch/_row.html", {"row": row, "return_to": {"tab": tab, "page": page}, "categories": None}, status=status)
         if status == 200:
             response["HX-Trigger"] = "queue-changed"
@@ -668,7 +650,7 @@ def extension_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     try:
         case = selectors.case_get(user=request.user, case_id=case_id)
     except NotFoundOrForbidden as exc:
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "web/dispatch/_row_gone.html", {"case_id": case_id, "message": exc.message, "colspan": 5}, status=404)
         raise Http404(exc.message) from exc
     form = ExtensionDecisionForm(request.POST, prefix=f"ext-{case_id}")
@@ -680,7 +662,7 @@ def extension_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             A.case_decide_extension(case=case, by=request.user, approve=approve, note=form.cleaned_data["note"])
             done = _("Extension approved.") if approve else _("Extension denied.")
         except CivicError as exc:
-            status, conflict = status_for(exc), isinstance(exc, ConflictError)
+            status, conflict = http_status(exc), isinstance(exc, ConflictError)
             error = _attach_error(form, exc, aliases={"reason": "note"})
     else:
         status = 400
@@ -697,7 +679,7 @@ def extension_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     # Keep what was typed unless the request changed meanwhile (then show it as it is now).
     keep = status != 200 and not conflict and req.decision == ExtensionRequest.Decision.PENDING
     row = _extension_row(request.user, req, form=form if keep else None, error=error, done=done)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "web/dispatch/_extension_row.html", {"row": row}, status=status)
     if status == 200:
         messages.success(request, f"{case.ticket_no}: {done}")

@@ -31,10 +31,11 @@ from civicloop.cases import actions, selectors
 from civicloop.cases.categories_search import category_search as search_categories
 from civicloop.cases.models import Case, Category, Report, Source
 from civicloop.cases.workflow import OPEN_STATES
-from civicloop.core.errors import CivicError, ConflictError, ErrorCode, NotFoundOrForbidden
+from civicloop.core.errors import CivicError, ErrorCode, NotFoundOrForbidden
 from civicloop.org import policy
 from civicloop.org.models import Role
 
+from .common import http_status
 from .resident_forms import RateForm, ReportForm
 from .views import render_ticket, ticket_missing
 
@@ -183,14 +184,6 @@ def _show_error(form: Any, exc: CivicError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
-def _status_for(exc: CivicError) -> int:
-    if isinstance(exc, ConflictError):
-        return 409
-    if isinstance(exc, NotFoundOrForbidden):
-        return 404
-    return 400
-
-
 def _typed(data: Any) -> dict[str, str]:
     """What was typed, to fill an unbound form again (no validation messages yet)."""
     return {k: data.get(k, "") for k in ("category", "lat", "lon", "address", "description", "name", "phone", "email", "join")}
@@ -275,7 +268,7 @@ def report(request: HttpRequest) -> HttpResponse:
         )
     except CivicError as exc:
         _show_error(form, exc)
-        return _render_report(request, form, status=_status_for(exc), photos_lost=photos_lost)
+        return _render_report(request, form, status=http_status(exc), photos_lost=photos_lost)
     _count_report(request)
     return redirect("web:report_done", ticket_no=filed.ticket_no)
 
@@ -322,7 +315,7 @@ def ticket_rate(request: HttpRequest, ticket_no: str) -> HttpResponse:
         )
     except CivicError as exc:
         _show_error(form, exc)
-        return render_ticket(request, view, rate_form=form, status=_status_for(exc))
+        return render_ticket(request, view, rate_form=form, status=http_status(exc))
     messages.success(request, _("Thank you. Your rating was recorded."))
     return redirect("web:ticket_detail", ticket_no=view.ticket_no)
 

@@ -52,11 +52,11 @@ from civicloop.core.errors import (
     ConflictError,
     ErrorCode,
     NotFoundOrForbidden,
-    PermissionRefused,
 )
 from civicloop.org import policy
 from civicloop.org.models import Role
 
+from .common import case_url, http_status, is_htmx
 from .workbench_forms import (
     AcceptForm,
     ExtensionForm,
@@ -82,10 +82,6 @@ def url_or_empty(name: str, **kwargs: Any) -> str:
         return ""
 
 
-def case_url(case_id: int) -> str:
-    return url_or_empty("web:case", case_id=case_id)
-
-
 def time_left(deadline: dt.datetime | None, now: dt.datetime) -> str:
     """The time to the deadline in plain words: "1 day, 3 hours left" / "overdue by 2 hours"."""
     if deadline is None:
@@ -93,20 +89,6 @@ def time_left(deadline: dt.datetime | None, now: dt.datetime) -> str:
     if deadline >= now:
         return _("%(time)s left") % {"time": timeuntil(deadline, now, depth=2)}
     return _("overdue by %(time)s") % {"time": timesince(deadline, now, depth=2)}
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _status(exc: CivicError) -> int:
-    if isinstance(exc, NotFoundOrForbidden):
-        return 404
-    if isinstance(exc, PermissionRefused):
-        return 403
-    if isinstance(exc, ConflictError):
-        return 409
-    return 400
 
 
 PHOTO_CODES = {ErrorCode.BAD_FILE, ErrorCode.FILE_TOO_LARGE}
@@ -118,7 +100,7 @@ def _show_error(form: forms.Form, exc: CivicError, aliases: dict[str, str] | Non
     if name not in form.fields and exc.code in PHOTO_CODES and "photos" in form.fields:
         name = "photos"
     form.add_error(name if name in form.fields else None, exc.message)
-    return _status(exc)
+    return http_status(exc)
 
 
 def _require(allowed: bool) -> None:
@@ -290,14 +272,14 @@ def _task_action(request: HttpRequest, case_id: int, name: str) -> HttpResponse:
     form = spec.form(request.POST, request.FILES, prefix=_prefix(case_id, name))
     outcome = _run(form, case, lambda c, d: spec.call(c, user, d), str(spec.success), spec.aliases)
     if outcome.status < 400:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.success(request, f"{case.ticket_no}: {outcome.message}")
             return redirect(reverse("web:unit_tasks") + f"#case-{case_id}")
         current = task_cases(user, now).filter(pk=case_id).first()
         card = _task_card(current, now) if current is not None else None
         return _single_card(request, "web/workbench/_task.html", card, case_id, f"{case.ticket_no}: {outcome.message}", 200)
     current = task_cases(user, now).filter(pk=case_id).first()
-    if _is_htmx(request):
+    if is_htmx(request):
         if current is None:
             return _single_card(request, "", None, case_id, _form_errors(form), outcome.status)
         card = _task_card(current, now, {name: form})
@@ -438,13 +420,13 @@ def _check_action(request: HttpRequest, case_id: int, kind: str) -> HttpResponse
         success = _("Look-back recorded: still fixed.") if passed else _("Look-back recorded: it came back; a new case was opened.")
     outcome = _run(form, case, call, success, CHECK_ALIASES)
     if outcome.status < 400:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.success(request, f"{case.ticket_no}: {outcome.message}")
             return redirect(reverse("web:grid_home") + f"#case-{case_id}")
         return _single_card(request, "", None, case_id, f"{case.ticket_no}: {outcome.message}", 200)
     rows = verification_cases(user, now) if kind == "verify" else lookback_cases(user, now)
     current = next((c for c in rows if c.pk == case_id), None)
-    if _is_htmx(request):
+    if is_htmx(request):
         if current is None:
             return _single_card(request, "", None, case_id, f"{case.ticket_no}: {_form_errors(form)}", outcome.status)
         card = _check_card(current, kind, now, form)
