@@ -89,16 +89,14 @@ def _actor_unit(by: Any, case: Case) -> Unit | None:
     return policy.acting_unit(by, case) if by is not None else None
 
 
-def _check_photos(photos: Sequence[Any]) -> None:
-    for upload in photos:
-        evidence.photo_check(upload)
+def _check_photos(photos: Sequence[Any]) -> list[evidence.CheckedPhoto]:
+    """Check every photo before anything is written; the results are attached as they are."""
+    return [evidence.photo_check(upload) for upload in photos]
 
 
-def _attach(case: Case, event: CaseEvent, kind: str, photos: Sequence[Any], by: Any) -> None:
-    for upload in photos:
-        if hasattr(upload, "seek"):
-            upload.seek(0)
-        evidence.photo_attach(case=case, kind=kind, upload=upload, by=by if _is_user(by) else None, event=event)
+def _attach(case: Case, event: CaseEvent, kind: str, photos: Sequence[Any], checked: Sequence[evidence.CheckedPhoto], by: Any) -> None:
+    for upload, result in zip(photos, checked, strict=True):
+        evidence.photo_attach(case=case, kind=kind, upload=upload, by=by if _is_user(by) else None, event=event, checked=result)
 
 
 def _is_user(by: Any) -> bool:
@@ -138,7 +136,7 @@ def _transition(
     """Lock, authorise, validate, change, record: the one shape of every case action."""
     when = _now(at)
     expected_version = case.version
-    _check_photos(photos)
+    checked = _check_photos(photos)
     with transaction.atomic():
         current = lock_case(case.pk)
         handler_ids = _handler_ids(current) if action in {Action.VERIFY_PASS, Action.VERIFY_FAIL, Action.LOOKBACK_PASS, Action.LOOKBACK_FAIL} else None
@@ -172,7 +170,7 @@ def _transition(
             created_at=when,
         )
         if photos:
-            _attach(current, event, photo_kind, photos, by)
+            _attach(current, event, photo_kind, photos, checked, by)
         if after is not None:
             after(current, event, when)
         _notify_on_commit(current.pk, event.pk)
@@ -293,7 +291,7 @@ def case_report(
         from civicloop.places.coords import gcj02_to_wgs84
 
         lat_f, lon_f = gcj02_to_wgs84(lat_f, lon_f)
-    _check_photos(photos)
+    checked = _check_photos(photos)
     user = by if _is_user(by) else None
 
     if join_case is None and detect_duplicates:
@@ -356,7 +354,7 @@ def case_report(
             created_at=when,
         )
         if photos:
-            _attach(case, event, PhotoKind.BEFORE, photos, user)
+            _attach(case, event, PhotoKind.BEFORE, photos, checked, user)
         _notify_on_commit(case.pk, event.pk)
     return report
 

@@ -512,8 +512,12 @@ def photo_attach(
     upload: Readable,
     by: User | None = None,
     event: CaseEvent | None = None,
+    checked: CheckedPhoto | None = None,
 ) -> Photo:
     """Check an upload and attach it to a case: original kept privately, stripped copy public.
+
+    ``checked`` is the upload's ``photo_check`` result when the caller already checked
+    it (case actions check every photo before they lock the case), so it is not read twice.
 
     Meant to run inside the caller's case action, which passes the timeline event
     the photo belongs to. On any failure nothing is left: no row, no file (a later
@@ -525,7 +529,8 @@ def photo_attach(
         )
     if event is not None and event.case_id != case.pk:
         raise ValidationFailed(_("The event belongs to another case."), field="event")
-    checked = photo_check(upload)
+    if checked is None:
+        checked = photo_check(upload)
 
     photo = Photo(
         case=case,

@@ -97,17 +97,23 @@ class ActionForm(forms.Form):
         return name if name in self.fields else None
 
 
-class RegisterForm(ActionForm):
-    action = Action.REGISTER
-    category = CategoryChoiceField(queryset=Category.objects.none(), required=False, label=_("Category"),
-                                   help_text=_("Change it here if the reporter chose the wrong one."))
-    note = _text(_("Note"))
+class _CategoryForm(ActionForm):
+    """An action form with a category field, filled with the active categories and the
+    case's current one."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].queryset = _categories()  # type: ignore[attr-defined]
         if self.case is not None:
             self.initial.setdefault("category", self.case.category_id)
+
+
+class RegisterForm(_CategoryForm):
+    action = Action.REGISTER
+    category = CategoryChoiceField(queryset=Category.objects.none(), required=False, label=_("Category"),
+                                   help_text=_("Change it here if the reporter chose the wrong one."))
+    note = _text(_("Note"))
+
 
 
 class RejectForm(ActionForm):
@@ -120,16 +126,11 @@ class VoidForm(ActionForm):
     reason = _text(_("Reason"), required_by_engine=True)
 
 
-class ReclassifyForm(ActionForm):
+class ReclassifyForm(_CategoryForm):
     action = Action.RECLASSIFY
     category = CategoryChoiceField(queryset=Category.objects.none(), label=_("New category"))
     note = _text(_("Note"))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = _categories()  # type: ignore[attr-defined]
-        if self.case is not None:
-            self.initial.setdefault("category", self.case.category_id)
 
 
 class DispatchForm(ActionForm):

@@ -91,10 +91,6 @@ staff_required = _guard(lambda u: policy.is_admin(u) or policy.has_role(u, *STAF
 dispatcher_required = _guard(lambda u: policy.is_admin(u) or policy.has_role(u, Role.DISPATCHER))
 
 
-def case_link(case_id: int) -> str:
-    return case_url(case_id)
-
-
 def _attach_error(form: forms.Form, exc: CivicError, aliases: dict[str, str] | None = None) -> str:
     """Put the refusal next to its field; return it for the top of the row when it has none."""
     name = (aliases or {}).get(exc.field or "", exc.field)
@@ -201,7 +197,7 @@ class RowBuilder:
         if bound is not None and bound[0] in row_forms:
             row_forms[bound[0]] = self.prepare(*bound)
         note, unit = returned or ("", "")
-        return Row(case=case, url=case_link(case.pk), overdue=overdue, forms=row_forms, suggested=suggested,
+        return Row(case=case, url=case_url(case.pk), overdue=overdue, forms=row_forms, suggested=suggested,
                    duplicates=duplicates or [], returned_note=note, returned_unit=unit, error=error,
                    error_status=error_status, done=done)
 
@@ -222,7 +218,7 @@ def _duplicates(user: Any, cases: Iterable[Case]) -> dict[int, list[Duplicate]]:
     out: dict[int, list[Duplicate]] = {}
     for pk, near in found.items():
         rows = [
-            Duplicate(case=c, distance_m=d, url=case_link(c.pk), reason=_("Duplicate of case %(ticket)s.") % {"ticket": c.ticket_no})
+            Duplicate(case=c, distance_m=d, url=case_url(c.pk), reason=_("Duplicate of case %(ticket)s.") % {"ticket": c.ticket_no})
             for c, d in near
             if c.pk in visible
         ]
@@ -466,12 +462,12 @@ def batch(request: HttpRequest) -> HttpResponse:
             else:
                 A.case_reject(case=case, by=request.user, reason=reason)
         except CivicError as exc:
-            results.append({"label": label, "ok": False, "message": exc.message, "url": case_link(pk) if label != f"#{pk}" else ""})
+            results.append({"label": label, "ok": False, "message": exc.message, "url": case_url(pk) if label != f"#{pk}" else ""})
         else:
             message = str(DONE[action])
             if action == "dispatch" and case.unit_id:
                 message = _("Dispatched to %(unit)s.") % {"unit": case.unit.name if case.unit else ""}
-            results.append({"label": label, "ok": True, "message": message, "url": case_link(pk)})
+            results.append({"label": label, "ok": True, "message": message, "url": case_url(pk)})
     ok = sum(1 for r in results if r["ok"])
     summary = _("%(ok)d of %(total)d done.") % {"ok": ok, "total": len(results)}
     context = _queue_context(request, tab=tab, page_number=page, now=now,
@@ -524,7 +520,7 @@ def _cases_response(request: HttpRequest, *, saved_form: SavedViewForm | None = 
         page = Paginator(filtered_cases(request.user, form, now), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
         context["page"] = page
         context["valid"] = True
-        context["rows"] = [{"case": c, "url": case_link(c.pk)} for c in page.object_list]
+        context["rows"] = [{"case": c, "url": case_url(c.pk)} for c in page.object_list]
     else:
         status = 400
     return render(request, "web/dispatch/cases.html", context, status=status)
@@ -598,7 +594,7 @@ def cases_geojson(request: HttpRequest) -> HttpResponse:
             "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
             "properties": {
                 "title": f"{c.ticket_no} {c.category.name}",
-                "url": case_link(c.pk),
+                "url": case_url(c.pk),
                 "subtitle": f"{c.get_state_display()} · {reported}",
                 "overdue": bool(c.is_overdue),  # type: ignore[attr-defined]
             },
@@ -629,7 +625,7 @@ def _extension_row(user: Any, req: ExtensionRequest, *, form: ExtensionDecisionF
     return {
         "req": req,
         "case": case,
-        "url": case_link(case.pk),
+        "url": case_url(case.pk),
         "may": may,
         "form": form or ExtensionDecisionForm(prefix=f"ext-{case.pk}", initial={"version": case.version}),
         "error": error,

@@ -411,3 +411,16 @@ def test_events_are_immutable(city):
         event.save()
     with pytest.raises(ImmutableError):
         event.delete()
+
+
+def test_each_photo_is_read_and_checked_once(city, monkeypatch):
+    from civicloop.cases import evidence
+
+    calls = []
+    real = evidence.photo_check
+    monkeypatch.setattr(evidence, "photo_check", lambda upload: calls.append(upload) or real(upload))
+    loop = Loop(city)
+    case = loop.to(State.IN_PROGRESS)
+    photos = [jpeg_upload("a.jpg"), jpeg_upload("b.jpg", color=(10, 200, 30))]
+    case = A.case_feedback(case=case, by=loop.handler_for(case), note="已清运", photos=photos, at=loop.tick())
+    assert len(calls) == 2 and case.photos.filter(kind="after").count() == 2

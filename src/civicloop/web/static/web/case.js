@@ -11,19 +11,6 @@
 
   var SWAPPED = { 400: true, 403: true, 409: true };
 
-  // Without base-map tiles (MAP_TILES "none": offline, tests) a Leaflet map has no
-  // maxZoom, and the marker cluster map.js draws the pin with throws on every zoom.
-  // Give maps on this page the configured tile zoom limit before map.js builds them.
-  if (window.L && L.Map && L.Map.addInitHook) {
-    L.Map.addInitHook(function () {
-      if (this.options.maxZoom === undefined && this.getContainer() && this.getContainer().id === "case-map") {
-        var cfg = document.getElementById("map-config");
-        var tiles = cfg ? (JSON.parse(cfg.textContent).tiles || {}) : {};
-        this.options.maxZoom = tiles.max_zoom || 19;
-      }
-    });
-  }
-
   document.addEventListener("htmx:beforeSwap", function (e) {
     var xhr = e.detail.xhr;
     if (xhr && SWAPPED[xhr.status] && e.detail.target && e.detail.target.id === "case-live") {

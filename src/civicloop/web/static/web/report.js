@@ -10,15 +10,6 @@
 (function () {
   "use strict";
 
-  // Marker clustering needs a maximum zoom, which Leaflet takes from the tile layer; with no
-  // base map (settings.MAP_TILES "none", offline intranets) there is none and clustering fails
-  // with "Map has no maxZoom specified". Runs before map.js builds its maps (DOMContentLoaded).
-  (function () {
-    var el = document.getElementById("map-config"), cfg = null;
-    try { cfg = el ? JSON.parse(el.textContent) : null; } catch (e) { cfg = null; }
-    if (window.L && window.L.Map && !(cfg && cfg.tiles && cfg.tiles.url)) window.L.Map.mergeOptions({ maxZoom: 19 });
-  })();
-
   function ready(fn) {
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
