@@ -32,6 +32,8 @@ FILES: dict[str, tuple[str, ...]] = {
     ),
     "leaflet.heat": ("dist/leaflet-heat.js",),
     "echarts": ("dist/echarts.min.js",),
+    # The interactive API docs at /api/v1/docs (drf-spectacular's Swagger UI view).
+    "swagger-ui-dist": ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"),
 }
 
 

@@ -9,6 +9,11 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("civicloop.api.urls")),
+    path("open311/v2/", include("civicloop.api.open311.urls")),
+    path("", include("civicloop.moderation.urls")),
+    path("", include("civicloop.webhooks.urls")),
+    path("", include("civicloop.ledger.urls")),
     path("", include("civicloop.web.urls")),
 ]
 # Public (EXIF-stripped) photos. Private originals are never routed.

@@ -249,6 +249,57 @@ def _validate_contact(name: str, phone: str, email: str) -> tuple[str, str, str]
     return name, phone, email
 
 
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report's input, checked and normalised (WGS-84 point, its grid); nothing written."""
+
+    category: Category
+    grid: Area
+    lat: float
+    lon: float
+    description: str
+    address: str
+    name: str
+    phone: str
+    email: str
+    source: str
+
+
+def report_prepare(
+    *,
+    category: Category | str | int,
+    lat: Any,
+    lon: Any,
+    description: str,
+    crs: str = "wgs84",
+    source: str = Source.RESIDENT,
+    name: str = "",
+    phone: str = "",
+    email: str = "",
+    address: str = "",
+) -> PreparedReport:
+    """Every check ``case_report`` makes on its input, without writing: also used to hold a
+    report for moderation (civicloop.moderation), so a held report is always a valid one."""
+    from civicloop.places.index import grid_for_point
+
+    cat = _category(category)
+    description = _clean_text(description, field="description", required=True, max_length=MAX_DESCRIPTION, missing=_("Please describe the problem."))
+    address = _clean_text(address, field="address", required=False, max_length=200, missing="")
+    name, phone, email = _validate_contact(name, phone, email)
+    if source not in Source.values:
+        raise ValidationFailed(_("Unknown source “%(source)s”.") % {"source": source}, field="source")
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("The location is not a pair of numbers."), field="location") from None
+    grid = grid_for_point(lat=lat_f, lon=lon_f, crs=crs)
+    if crs.lower().replace("-", "").replace("_", "") == "gcj02":
+        from civicloop.places.coords import gcj02_to_wgs84
+
+        lat_f, lon_f = gcj02_to_wgs84(lat_f, lon_f)
+    return PreparedReport(cat, grid, lat_f, lon_f, description, address, name, phone, email, source)
+
+
 def case_report(
     *,
     category: Category | str | int,
@@ -273,24 +324,13 @@ def case_report(
     many reporters) unless ``detect_duplicates`` is off; ``join_case`` joins a case
     the reporter picked from the nearby list.
     """
-    from civicloop.places.index import grid_for_point
-
     when = _now(at)
-    cat = _category(category)
-    description = _clean_text(description, field="description", required=True, max_length=MAX_DESCRIPTION, missing=_("Please describe the problem."))
-    address = _clean_text(address, field="address", required=False, max_length=200, missing="")
-    name, phone, email = _validate_contact(name, phone, email)
-    if source not in Source.values:
-        raise ValidationFailed(_("Unknown source “%(source)s”.") % {"source": source}, field="source")
-    try:
-        lat_f, lon_f = float(lat), float(lon)
-    except (TypeError, ValueError):
-        raise ValidationFailed(_("The location is not a pair of numbers."), field="location") from None
-    grid = grid_for_point(lat=lat_f, lon=lon_f, crs=crs)
-    if crs.lower().replace("-", "").replace("_", "") == "gcj02":
-        from civicloop.places.coords import gcj02_to_wgs84
-
-        lat_f, lon_f = gcj02_to_wgs84(lat_f, lon_f)
+    ready = report_prepare(
+        category=category, lat=lat, lon=lon, crs=crs, description=description, source=source,
+        name=name, phone=phone, email=email, address=address,
+    )
+    cat, grid, lat_f, lon_f = ready.category, ready.grid, ready.lat, ready.lon
+    description, address, name, phone, email = ready.description, ready.address, ready.name, ready.phone, ready.email
     checked = _check_photos(photos)
     user = by if _is_user(by) else None
 

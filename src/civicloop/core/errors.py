@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     REASON_REQUIRED = "reason_required"
     BAD_FILE = "bad_file"
     FILE_TOO_LARGE = "file_too_large"
+    RATE_LIMITED = "rate_limited"
 
 
 class CivicError(Exception):
@@ -59,3 +60,13 @@ class ConflictError(CivicError):
 
 class ValidationFailed(CivicError):
     code = ErrorCode.INVALID
+
+
+class RateLimited(CivicError):
+    """Too many requests from one caller; ``retry_after`` is whole seconds until the window ends."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

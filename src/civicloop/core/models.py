@@ -38,3 +38,23 @@ class TicketCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y%m%d}: {self.last}"
+
+class RateCounter(models.Model):
+    """Requests counted per key in a fixed window (core/ratelimit.py).
+
+    In the database rather than a process-local cache so that every gunicorn worker
+    and every server behind a load balancer counts against the same limit.
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rate counter")
+        verbose_name_plural = _("rate counters")
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="core_rate_counter_unique")]
+        indexes = [models.Index(fields=["window_start"], name="core_rate_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

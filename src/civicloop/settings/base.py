@@ -30,11 +30,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "rest_framework",
+    "drf_spectacular",
     "civicloop.core",
     "civicloop.places",
     "civicloop.org",
     "civicloop.cases",
     "civicloop.notifications",
+    "civicloop.moderation",
+    "civicloop.api",
+    "civicloop.webhooks",
+    "civicloop.ledger",
     "civicloop.web",
     "civicloop.demo",
 ]
@@ -219,3 +225,45 @@ CIVICLOOP["NOTIFY_DEFAULT_LANGUAGE"] = "zh-hans"
 # A failed send is tried again after NOTIFY_RETRY_MINUTES, doubling each time, at most this often.
 CIVICLOOP["NOTIFY_MAX_ATTEMPTS"] = 6
 CIVICLOOP["NOTIFY_RETRY_MINUTES"] = 5
+# Housekeeping the worker runs after each deadline sweep; each returns how much it did.
+CIVICLOOP["PERIODIC_JOBS"] = [
+    "civicloop.notifications.services.deliveries_retry",  # failed e-mail/SMS/WeChat sends
+    "civicloop.webhooks.services.webhook_deliveries_retry",  # failed webhook calls
+    "civicloop.ledger.services.exports_prune",  # expired export files
+    "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
+]
+
+# ---- REST API (/api/v1, civicloop.api) and Open311 (/open311/v2) ----
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "civicloop.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # staff trying calls in /api/v1/docs
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["civicloop.api.permissions.ScopedAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["civicloop.api.throttling.TokenOrIpThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "civicloop.api.pagination.CivicCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "civicloop.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "civicloop API",
+    "DESCRIPTION": "Cases, categories, places and units of civicloop. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from npm, served by the app itself (tools/vendor_assets.py): no CDN.
+    "SWAGGER_UI_DIST": STATIC_URL + "vendor/swagger-ui-dist",
+    "SWAGGER_UI_FAVICON_HREF": STATIC_URL + "vendor/swagger-ui-dist/favicon-32x32.png",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests per minute and client IP for callers without a token (a token has its own limit).
+CIVICLOOP["API_IP_RATE_PER_MINUTE"] = int(os.environ.get("CIVICLOOP_API_IP_RATE_PER_MINUTE", "60"))
+# Open311 GeoReport v2: the jurisdiction this server answers for (the city's division code).
+CIVICLOOP["OPEN311_JURISDICTION"] = os.environ.get("CIVICLOOP_OPEN311_JURISDICTION", "civicloop.local")

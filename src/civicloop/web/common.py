@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from civicloop.core.errors import CivicError, ConflictError, NotFoundOrForbidden, PermissionRefused
+from civicloop.core.errors import CivicError, ConflictError, NotFoundOrForbidden, PermissionRefused, RateLimited
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -15,7 +15,9 @@ def is_htmx(request: HttpRequest) -> bool:
 
 def http_status(exc: CivicError) -> int:
     """404 for "no such case or not yours", 403 for "not your role", 409 for a stale
-    copy, 400 for everything the user can correct in the form."""
+    copy, 429 for too many requests, 400 for everything the user can correct in the form."""
+    if isinstance(exc, RateLimited):
+        return 429
     if isinstance(exc, NotFoundOrForbidden):
         return 404
     if isinstance(exc, PermissionRefused):

@@ -29,8 +29,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, interval: float, poll: float, once: bool, **options: Any) -> None:
         from django_tasks_db.management.commands.db_worker import Worker
 
+        from django.conf import settings
+        from django.utils.module_loading import import_string
+
         from civicloop.cases.sweeps import sweep
-        from civicloop.notifications.services import deliveries_retry
+
+        # Housekeeping run after every sweep (retries, pruning): each returns how much it did.
+        periodic = [(path, import_string(path)) for path in settings.CIVICLOOP["PERIODIC_JOBS"]]
 
         running = {"on": True}
 
@@ -54,10 +59,10 @@ class Command(BaseCommand):
                 log.info("sweep: %s", result)
                 if any(result.__dict__.values()):
                     self.stdout.write(f"sweep: {result.__dict__}")
-                # Failed or abandoned notification deliveries whose retry time has come.
-                resent = deliveries_retry()
-                if resent:
-                    self.stdout.write(f"deliveries re-sent: {resent}")
+                for path, job in periodic:
+                    done = job()
+                    if done:
+                        self.stdout.write(f"{path}: {done}")
                 next_sweep = time.monotonic() + interval
             if once:
                 queue.run()
