@@ -6,7 +6,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from civicloop.core.errors import CivicError, ConflictError, NotFoundOrForbidden, PermissionRefused, RateLimited
+from civicloop.core.errors import (
+    CivicError,
+    ConflictError,
+    NotFoundOrForbidden,
+    PermissionRefused,
+    RateLimited,
+)
 
 
 def is_htmx(request: HttpRequest) -> bool:

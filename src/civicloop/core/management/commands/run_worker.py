@@ -27,10 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Drain the queue and sweep once, then exit.")
 
     def handle(self, *args: Any, interval: float, poll: float, once: bool, **options: Any) -> None:
-        from django_tasks_db.management.commands.db_worker import Worker
-
         from django.conf import settings
         from django.utils.module_loading import import_string
+        from django_tasks_db.management.commands.db_worker import Worker
 
         from civicloop.cases.sweeps import sweep
 
