@@ -231,6 +231,7 @@ class EventKind(models.TextChoices):
     LOOKBACK_PASSED = "lookback_passed", _("Look-back passed")
     LOOKBACK_FAILED = "lookback_failed", _("Look-back found it recurred")
     PHOTO_ADDED = "photo_added", _("Photo added")
+    IMPORTED = "imported", _("Imported from a ledger")
 
 
 class ImmutableError(Exception):

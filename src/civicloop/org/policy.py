@@ -19,6 +19,7 @@ from .models import Role, RoleAssignment, Unit
 
 if TYPE_CHECKING:
     from civicloop.cases.models import Case
+    from civicloop.moderation.models import HeldReport
     from civicloop.places.models import Area
 
 
@@ -135,6 +136,39 @@ def visible_units(user: Any) -> QuerySet[Unit]:
     for p in unit_paths(user):
         q |= Q(path__startswith=p)
     return Unit.objects.filter(q)
+
+
+def public_cases() -> QuerySet[Case]:
+    """Cases anyone may list without an account (Open311 GeoReport v2): all of them, because
+    only public fields (category, place, state, dates, the unit, public notes) leave through
+    that door. Contacts and identities never do."""
+    from civicloop.cases.models import Case
+
+    return Case.objects.all()
+
+
+MODERATORS = {Role.DISPATCHER}
+
+
+def may_moderate(user: Any, area_path: str) -> bool:
+    """Held reports (civicloop.moderation) are decided by the dispatchers of their area and admins."""
+    return is_admin(user) or any(area_path.startswith(p) for p in area_paths(user, MODERATORS))
+
+
+def visible_held_reports(user: Any) -> QuerySet[HeldReport]:
+    from civicloop.moderation.models import HeldReport
+
+    if is_admin(user):
+        return HeldReport.objects.all()
+    return HeldReport.objects.filter(_area_q(area_paths(user, MODERATORS)))
+
+
+LEDGER_IMPORTERS = {Role.DISPATCHER}
+
+
+def may_import_cases(user: Any, area_path: str) -> bool:
+    """Ledger import (civicloop.ledger) writes history into an area: its dispatchers and admins."""
+    return is_admin(user) or any(area_path.startswith(p) for p in area_paths(user, LEDGER_IMPORTERS))
 
 
 def access_case(user: Any, case_id: int) -> Case:
