@@ -9,10 +9,11 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # Before api/v1/: it routes /api/v1/webhooks/ itself, ahead of the API's JSON 404 catch-all.
+    path("", include("civicloop.webhooks.urls")),
     path("api/v1/", include("civicloop.api.urls")),
     path("open311/v2/", include("civicloop.api.open311.urls")),
     path("", include("civicloop.moderation.urls")),
-    path("", include("civicloop.webhooks.urls")),
     path("", include("civicloop.ledger.urls")),
     path("", include("civicloop.web.urls")),
 ]

@@ -232,6 +232,12 @@ CIVICLOOP["PERIODIC_JOBS"] = [
     "civicloop.ledger.services.exports_prune",  # expired export files
     "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
 ]
+# ---- webhooks (civicloop.webhooks; every key optional, defaults in webhooks/services.py & transport.py) ----
+# True refuses webhook targets on loopback, private, link-local or reserved addresses (checked after
+# DNS resolution, on registration and on every call); False (default) suits intranet deployments.
+CIVICLOOP["WEBHOOK_BLOCK_PRIVATE"] = os.environ.get("CIVICLOOP_WEBHOOK_BLOCK_PRIVATE", "0") == "1"
+# Also read when set: WEBHOOK_TIMEOUT_S (10), WEBHOOK_MAX_ATTEMPTS (7), WEBHOOK_RETRY_MINUTES
+# ((1, 5, 15, 60, 180, 720)), WEBHOOK_DISABLE_AFTER_FAILURES (50), WEBHOOK_MAX_PER_USER (20), WEBHOOK_PROXY ("").
 
 # ---- REST API (/api/v1, civicloop.api) and Open311 (/open311/v2) ----
 REST_FRAMEWORK = {
@@ -265,5 +271,6 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per minute and client IP for callers without a token (a token has its own limit).
 CIVICLOOP["API_IP_RATE_PER_MINUTE"] = int(os.environ.get("CIVICLOOP_API_IP_RATE_PER_MINUTE", "60"))
-# Open311 GeoReport v2: the jurisdiction this server answers for (the city's division code).
-CIVICLOOP["OPEN311_JURISDICTION"] = os.environ.get("CIVICLOOP_OPEN311_JURISDICTION", "civicloop.local")
+# Open311 GeoReport v2: the jurisdiction this server answers for; empty means the city's
+# division code from the area tree (e.g. 650100), see api/open311/selectors.py.
+CIVICLOOP["OPEN311_JURISDICTION"] = os.environ.get("CIVICLOOP_OPEN311_JURISDICTION", "")
