@@ -231,6 +231,7 @@ CIVICLOOP["PERIODIC_JOBS"] = [
     "civicloop.webhooks.services.webhook_deliveries_retry",  # failed webhook calls
     "civicloop.ledger.services.exports_prune",  # expired export files
     "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
+    "civicloop.moderation.services.prints_prune",  # old fingerprints of submitted texts
 ]
 # ---- webhooks (civicloop.webhooks; every key optional, defaults in webhooks/services.py & transport.py) ----
 # True refuses webhook targets on loopback, private, link-local or reserved addresses (checked after

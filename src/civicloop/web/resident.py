@@ -1,23 +1,22 @@
 """The resident's side, phone first, no account needed: report a problem, follow and rate
 it by ticket, see what is already reported nearby.
 
-Thin layers: the forms parse, ``cases.actions`` decides (category, grid, duplicates,
-photos, contact checks), ``cases.selectors`` reads. What is shown publicly never
-names a reporter: the ticket page is ``selectors.public_case_by_ticket`` and the map
-of open problems carries only category, state and reported date.
+Thin layers: the forms parse; a report goes through ``moderation.actions.report_submit``
+(the per-connection limit, the spam checks, then ``cases.actions.case_report``, which decides
+category, grid, duplicates, photos and contact checks); ``cases.selectors`` reads. A report
+held by the spam checks has no ticket: the resident gets its reference instead. What is
+shown publicly never names a reporter: the ticket page is ``selectors.public_case_by_ticket``
+and the map of open problems carries only category, state and reported date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -31,7 +30,10 @@ from civicloop.cases import actions, selectors
 from civicloop.cases.categories_search import category_search as search_categories
 from civicloop.cases.models import Case, Category, Report, Source
 from civicloop.cases.workflow import OPEN_STATES
-from civicloop.core.errors import CivicError, ErrorCode, NotFoundOrForbidden
+from civicloop.core.errors import CivicError, ErrorCode, NotFoundOrForbidden, RateLimited
+from civicloop.moderation.actions import report_submit
+from civicloop.moderation.models import Channel, HeldStatus
+from civicloop.moderation.selectors import held_by_token
 from civicloop.org import policy
 from civicloop.org.models import Role
 
@@ -39,7 +41,6 @@ from .common import http_status
 from .resident_forms import RateForm, ReportForm
 from .views import render_ticket, ticket_missing
 
-DEFAULT_REPORT_RATE_PER_HOUR = 20
 # Most points one map answer carries (newest first); the page says when there are more.
 MAX_MAP_POINTS = 2000
 CATEGORY_RESULTS = 10
@@ -142,32 +143,6 @@ def report_nearby(request: HttpRequest) -> HttpResponse:
 # ---- reporting -------------------------------------------------------------------------
 
 
-def _rate_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: a forwarded-for header is whatever the client wants it to be.
-    # Behind a reverse proxy, have the proxy set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    ip = request.META.get("REMOTE_ADDR") or "unknown"
-    return f"civicloop:report-rate:{ip}:{int(time.time() // 3600)}"
-
-
-def _rate_limit() -> int:
-    configured: Any = settings.CIVICLOOP.get("REPORT_RATE_PER_HOUR", DEFAULT_REPORT_RATE_PER_HOUR)
-    return int(configured)
-
-
-def _over_rate_limit(request: HttpRequest) -> bool:
-    limit = _rate_limit()
-    return limit > 0 and int(cache.get(_rate_key(request), 0)) >= limit
-
-
-def _count_report(request: HttpRequest) -> None:
-    key = _rate_key(request)
-    cache.add(key, 0, timeout=3600 + 60)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3600 + 60)
-
-
 def _source_for(user: Any) -> str:
     return Source.GRID_WORKER if policy.has_role(user, Role.GRID_WORKER) else Source.RESIDENT
 
@@ -230,12 +205,6 @@ def report(request: HttpRequest) -> HttpResponse:
         return _render_report(request, ReportForm(initial=_typed(request.POST)), q=request.POST.get("q", ""), photos_lost=photos_lost)
 
     form = ReportForm(request.POST, request.FILES)
-    if _over_rate_limit(request):
-        message = _(
-            "Too many reports from your connection in the last hour (at most %(limit)d). "
-            "Please try again later, or call the 12345 hotline if it is urgent."
-        ) % {"limit": _rate_limit()}
-        return _render_report(request, ReportForm(initial=_typed(request.POST)), status=429, top_error=message, photos_lost=photos_lost)
     if not form.is_valid():
         return _render_report(request, form, status=400, photos_lost=photos_lost)
 
@@ -251,7 +220,11 @@ def report(request: HttpRequest) -> HttpResponse:
 
     user = request.user if request.user.is_authenticated else None
     try:
-        filed = actions.case_report(
+        submitted = report_submit(
+            channel=Channel.WEB,
+            # REMOTE_ADDR only: a forwarded-for header is whatever the client wants it to be.
+            # Behind a reverse proxy, have the proxy set it (e.g. gunicorn --forwarded-allow-ips).
+            ip=request.META.get("REMOTE_ADDR") or "",
             category=data["category"],
             lat=data["lat"],
             lon=data["lon"],
@@ -266,11 +239,20 @@ def report(request: HttpRequest) -> HttpResponse:
             join_case=join_case,
             detect_duplicates=data["join"] != "new",
         )
+    except RateLimited as exc:
+        response = _render_report(
+            request, ReportForm(initial=_typed(request.POST)), status=429, top_error=exc.message, photos_lost=photos_lost
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except CivicError as exc:
         _show_error(form, exc)
         return _render_report(request, form, status=http_status(exc), photos_lost=photos_lost)
-    _count_report(request)
-    return redirect("web:report_done", ticket_no=filed.ticket_no)
+    if submitted.held is not None:
+        # Not published, so there is no ticket yet: the reference says which report it is.
+        return redirect("web:report_held", token=submitted.held.token)
+    assert submitted.report is not None
+    return redirect("web:report_done", ticket_no=submitted.report.ticket_no)
 
 
 @require_GET
@@ -281,6 +263,27 @@ def report_done(request: HttpRequest, ticket_no: str) -> HttpResponse:
     except NotFoundOrForbidden as exc:
         return ticket_missing(request, ticket_no, str(exc))
     return render(request, "web/resident/done.html", {"case": view, "joined": view.case_ticket_no != view.ticket_no})
+
+
+@require_GET
+def report_held(request: HttpRequest, token: str) -> HttpResponse:
+    """A held report: received and being checked, under its reference; once released, its ticket.
+
+    Only the status is told: never the text, the reasons or the moderator's note."""
+    held = held_by_token(token=token)
+    if held is None:
+        return render(request, "web/resident/held.html", {"token": token, "held": None}, status=404)
+    released = held.status == HeldStatus.RELEASED and held.report is not None
+    return render(
+        request,
+        "web/resident/held.html",
+        {
+            "token": held.token,
+            "held": held,
+            "released_ticket": held.report.ticket_no if released and held.report else "",
+            "rejected": held.status == HeldStatus.REJECTED,
+        },
+    )
 
 
 # ---- rating by ticket -----------------------------------------------------------------
@@ -431,6 +434,7 @@ urlpatterns = [
     path("report/categories/", category_search, name="category_search"),
     path("report/nearby/", report_nearby, name="report_nearby"),
     path("report/done/<str:ticket_no>/", report_done, name="report_done"),
+    path("report/received/<str:token>/", report_held, name="report_held"),
     path("t/<str:ticket_no>/rate/", ticket_rate, name="ticket_rate"),
     path("nearby/", nearby, name="nearby"),
     path("nearby/cases.geojson", nearby_geojson, name="nearby_geojson"),

@@ -6,26 +6,20 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from civicloop.cases import actions as A
 from civicloop.cases.models import Case, CaseEvent, Photo, Report, Source, State
+from civicloop.core.models import RateCounter
+from civicloop.moderation import actions as moderation
+from civicloop.moderation.models import HeldReport
 from civicloop.testing import Loop, jpeg_upload
 
 pytestmark = pytest.mark.django_db
 
 DESCRIPTION = "楼下垃圾堆放三天无人清理"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    # The rate limit counts in the cache, which outlives a test's database.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def counts() -> tuple[int, int, int, int]:
@@ -342,9 +336,13 @@ def test_reports_per_connection_are_limited_per_hour(city, settings):
         assert client.post(reverse("web:report"), report_data(city, join="new", description=f"第{n}次")).status_code == 302
     response = client.post(reverse("web:report"), report_data(city, description="第三次上报"))
     assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
     html = response.content.decode()
-    assert "Too many reports from your connection" in html and "第三次上报" in html
-    assert Report.objects.count() == 2
+    assert "Too many reports from your connection in the last hour (at most 2)" in html and "第三次上报" in html
+    assert 'role="alert"' in html and 'id="report-form"' in html
+    assert Report.objects.count() == 2 and not HeldReport.objects.exists()
+    # Counted in the database, so every process of the server agrees.
+    assert RateCounter.objects.get(key="report-ip:127.0.0.1").count == 2
     # Another connection is not affected.
     other = Client(REMOTE_ADDR="10.0.0.9")
     assert other.post(reverse("web:report"), report_data(city, join="new")).status_code == 302
@@ -354,14 +352,104 @@ def test_failed_reports_do_not_count_towards_the_limit(city, settings):
     settings.CIVICLOOP = {**settings.CIVICLOOP, "REPORT_RATE_PER_HOUR": 1}
     client = Client()
     assert client.post(reverse("web:report"), report_data(city, description="")).status_code == 400
+    assert client.post(reverse("web:report"), report_data(city, lat="30.0", lon="100.0")).status_code == 400
     assert client.post(reverse("web:report"), report_data(city)).status_code == 302
+
+
+def test_held_reports_count_towards_the_limit(city, settings):
+    settings.CIVICLOOP = {**settings.CIVICLOOP, "REPORT_RATE_PER_HOUR": 1}
+    client = Client()
+    assert client.post(reverse("web:report"), report_data(city, description=SPAM)).status_code == 302
+    assert client.post(reverse("web:report"), report_data(city)).status_code == 429
+
+
+def test_the_limit_is_per_connection_address_not_a_forwarded_header(city, settings):
+    settings.CIVICLOOP = {**settings.CIVICLOOP, "REPORT_RATE_PER_HOUR": 1}
+    client = Client(REMOTE_ADDR="10.0.0.7")
+    assert client.post(reverse("web:report"), report_data(city), HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 302
+    assert client.post(reverse("web:report"), report_data(city), HTTP_X_FORWARDED_FOR="2.2.2.2").status_code == 429
 
 
 def test_the_rate_limit_has_a_default_of_twenty(city, settings):
     settings.CIVICLOOP = {k: v for k, v in settings.CIVICLOOP.items() if k != "REPORT_RATE_PER_HOUR"}
-    from civicloop.web.resident import _rate_limit
+    from civicloop.moderation.actions import report_rate_per_hour
 
-    assert _rate_limit() == 20
+    assert report_rate_per_hour() == 20
+
+
+# ---- reports held by the spam checks -----------------------------------------------------------
+
+SPAM = "垃圾没人管 详情 http://spam.example.cn/a 加微信 www.spam.top"
+
+
+def test_a_held_report_gets_a_reference_and_no_ticket(city):
+    data = report_data(city, description=SPAM, name="张三", phone="13800000000")
+    data["photos"] = [jpeg_upload("a.jpg")]
+    before = counts()
+    response = Client(REMOTE_ADDR="10.2.3.4").post(reverse("web:report"), data)
+    assert counts() == before, "no case, report, event or photo"
+    held = HeldReport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("web:report_held", kwargs={"token": held.token})
+    assert held.channel == "web" and held.ip == "10.2.3.4" and held.original_description == SPAM
+    assert held.payload["name"] == "张三" and held.photos.count() == 1
+    page = Client().get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "your report was received" in html and "being checked" in html and held.token in html
+    assert 'id="ticket-no"' not in html and "ticket number yet" in html
+    for private in (SPAM, "张三", "13800000000", "Too many links"):
+        assert private not in html
+    # The reference is no ticket; typed in lower case, it still finds the report.
+    assert Client().get(reverse("web:ticket_detail", kwargs={"ticket_no": held.token})).status_code == 404
+    assert held.token in Client().get(reverse("web:report_held", kwargs={"token": held.token.lower()})).content.decode()
+
+
+def test_a_logged_in_residents_held_report_is_his(city):
+    logged_in(city, "resident").post(reverse("web:report"), report_data(city, description=SPAM))
+    assert HeldReport.objects.get().submitted_by == city.users["resident"]
+
+
+def test_a_grid_workers_report_is_never_held(city):
+    response = logged_in(city, "grid_worker").post(reverse("web:report"), report_data(city, description=SPAM))
+    assert response.status_code == 302 and not HeldReport.objects.exists()
+    assert Report.objects.get().description == SPAM
+
+
+def test_the_held_page_shows_the_ticket_once_released_and_says_when_rejected(city):
+    Client().post(reverse("web:report"), report_data(city, description=SPAM))
+    held = HeldReport.objects.get()
+    url = reverse("web:report_held", kwargs={"token": held.token})
+    report = moderation.held_release(held=held, by=city.users["dispatcher"]).report
+    html = Client().get(url).content.decode()
+    assert "checked and published" in html and report.ticket_no in html
+    assert reverse("web:ticket_detail", kwargs={"ticket_no": report.ticket_no}) in html
+
+    Client(REMOTE_ADDR="10.9.9.9").post(reverse("web:report"), report_data(city, description=SPAM + " 再来"))
+    other = HeldReport.objects.get(status="held")
+    moderation.held_reject(held=other, by=city.users["dispatcher"], reason="广告，内部备注")
+    html = Client().get(reverse("web:report_held", kwargs={"token": other.token})).content.decode()
+    assert "checked and not published" in html and "内部备注" not in html
+
+
+@pytest.mark.parametrize("token", ["nope", "x" * 40, "<b>x"])
+def test_an_unknown_reference_is_a_404(city, token):
+    response = Client().get(reverse("web:report_held", kwargs={"token": token}))
+    assert response.status_code == 404 and "No report has the reference" in response.content.decode()
+    assert "<b>x" not in response.content.decode()
+
+
+def test_held_reports_are_not_on_the_public_map_or_the_nearby_lists(city):
+    Client().post(reverse("web:report"), report_data(city, description=SPAM))
+    assert HeldReport.objects.count() == 1 and not Case.objects.exists()
+    lat, lon = city.point_in("g1")
+    assert json.loads(Client().get(reverse("web:nearby_geojson")).content)["features"] == []
+    nearby = Client().get(reverse("web:nearby")).content.decode()
+    assert "垃圾乱堆放" not in nearby and "spam.example" not in nearby
+    join = Client().get(reverse("web:report_nearby"), {"category": "E0113", "lat": lat, "lon": lon}).content.decode()
+    assert "join" not in join
+    home = Client().get(reverse("web:home")).content.decode()
+    assert "spam.example" not in home
 
 
 # ---- confirmation and the ticket page ------------------------------------------------------
