@@ -53,6 +53,7 @@ from civicloop.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from civicloop.places.models import Area, AreaKind
 
 from . import texts
+from .open311 import open311_client
 
 log = logging.getLogger(__name__)
 
@@ -1031,6 +1032,7 @@ def load_demo(
         seed_categories(Category)  # migrations seed them; a flushed database has none
         import_areas_from_geojson(build_demo_geography())
         _units, cast = build_org()
+        open311_client()  # Open311: the demo's integration account and key (demo/open311.py)
         say(
             f"Replaying {cases} reports over the half year before {timezone.localtime(anchor):%Y-%m-%d %H:%M} …"
         )

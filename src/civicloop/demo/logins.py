@@ -1,4 +1,5 @@
-"""What ``civicloop demo`` prints: the URL and one login per role with the page it starts on.
+"""What ``civicloop demo`` prints: the URL and one login per role with the page it starts on,
+then the Open311 endpoint with the demo city's jurisdiction and a working api_key.
 
 The start page is the one the login redirect sends that user to (``web.roles.landing_url``),
 so what is printed is what happens. Where it helps, a case to try is named too, found
@@ -14,14 +15,17 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from civicloop.api.open311.selectors import jurisdiction as open311_jurisdiction
 from civicloop.cases.models import Case, Report, State
 from civicloop.cases.selectors import overdue_q
 from civicloop.org import policy
 from civicloop.org.models import User
+from civicloop.places.models import Area, AreaKind
 from civicloop.web.roles import landing_url
 
 from .loader import DEMO_PASSWORD, LOGINS, demo_loaded
 from .models import DemoLoad
+from .open311 import DEMO_CLIENT, open311_demo_key
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,31 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
+def open311_lines(base: str) -> list[str]:
+    """Open311 for the demo city: where, the jurisdiction, a working api_key (issued now, see
+    demo/open311.py) and a POST to try with it, at a point inside the city's first grid."""
+    key = open311_demo_key()
+    jurisdiction = open311_jurisdiction()
+    discovery = reverse("open311:discovery", kwargs={"fmt": "xml"})
+    requests = reverse("open311:requests", kwargs={"fmt": "json"})
+    lines = [
+        f"Open311 GeoReport v2: {base}{discovery} (services.xml, requests.json …)",
+        f"  jurisdiction_id  {jurisdiction}",
+        f"  api_key          {key}",
+        f"                   (write scope, account {DEMO_CLIENT}; a new key each time this list is "
+        "printed, the earlier one revoked)",
+    ]
+    grid = Area.objects.filter(kind=AreaKind.GRID).order_by("code").first()
+    if grid is not None:
+        point = grid.shape.representative_point()
+        lines.append(
+            f"  try: curl -d api_key={key} -d jurisdiction_id={jurisdiction} -d service_code=E0102 "
+            f"-d lat={point.y:.6f} -d long={point.x:.6f} --data-urlencode description=路边垃圾堆放 "
+            f"{base}{requests}"
+        )
+    return lines
+
+
 def demo_banner(base_url: str) -> str:
     """The text printed once ``civicloop demo`` serves."""
     base = base_url.rstrip("/")
@@ -125,6 +154,7 @@ def demo_banner(base_url: str) -> str:
             what, _, page = line.hint.rpartition(": ")
             row += f"  {what}: {base}{page}"
         out.append(f"  {row.rstrip()}")
+    out += ["", *open311_lines(base)]
     out += [
         "",
         f"Without a login: {base}{reverse('web:home')} (front page), "
