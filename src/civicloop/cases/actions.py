@@ -31,6 +31,7 @@ from civicloop.core.errors import (
     ConflictError,
     ErrorCode,
     NotFoundOrForbidden,
+    PermissionRefused,
     TransitionRefused,
     ValidationFailed,
 )
@@ -186,8 +187,10 @@ def _notify_on_commit(case_id: int, event_id: int) -> None:
 
 def _notify(case_id: int, event_id: int) -> None:
     from civicloop.notifications.tasks import notify_case_event
+    from civicloop.webhooks.tasks import webhooks_fan_out
 
     notify_case_event.enqueue(case_id=case_id, event_id=event_id)
+    webhooks_fan_out.enqueue(case_id=case_id, event_id=event_id)
 
 
 # ---- reporting ---------------------------------------------------------------
@@ -791,3 +794,60 @@ def case_lookback(*, case: Case, by: Any, passed: bool, note: str = "", photos: 
         return []
 
     return _transition(case=case, action=Action.LOOKBACK_FAIL, by=by, at=at, event_kind=EventKind.LOOKBACK_FAILED, note=text, check=due, mutate=recur, data=data, photos=photos, photo_kind=PhotoKind.LOOKBACK).case
+
+
+# ---- evidence outside a transition ---------------------------------------------------------
+
+MAX_PHOTOS_PER_ADD = 6
+
+
+def case_photo_add(*, case: Case, by: Any, photos: Sequence[Any], note: str = "", at: dt.datetime | None = None) -> list[Any]:
+    """Add photos to an open case without changing it (``EventKind.PHOTO_ADDED``).
+
+    The handling unit adds progress photos ("after"); the area's dispatchers, grid workers
+    and inspectors add photos of the problem ("before"). The kind follows from who adds
+    them, never from the caller. The case's version is not bumped: nothing a stale copy
+    could overwrite has changed.
+    """
+    from .models import Photo
+    from .workflow import OPEN_STATES, Actor
+
+    when = _now(at)
+    text = _note(note)
+    if not photos:
+        raise ValidationFailed(_("Attach at least one photo."), field="photos")
+    if len(photos) > MAX_PHOTOS_PER_ADD:
+        raise ValidationFailed(
+            _("At most %(max)d photos, please; you picked %(count)d.") % {"max": MAX_PHOTOS_PER_ADD, "count": len(photos)},
+            field="photos",
+        )
+    checked = _check_photos(photos)
+    with transaction.atomic():
+        current = lock_case(case.pk)
+        if policy.actor_matches(by, Actor.HANDLER, current):
+            kind = PhotoKind.AFTER
+        elif policy.actor_matches(by, Actor.DISPATCHER, current) or policy.actor_matches(by, Actor.VERIFIER, current):
+            kind = PhotoKind.BEFORE
+        elif not policy.visible_cases(by).filter(pk=current.pk).exists():
+            raise NotFoundOrForbidden(_("No such case, or it is not in your area."))
+        else:
+            raise PermissionRefused(_("Only the handling unit and the area's staff may add photos to this case."))
+        if current.state not in OPEN_STATES:
+            raise TransitionRefused(
+                _("Photos can be added only while the case is open; it is “%(state)s”.") % {"state": current.get_state_display()}
+            )
+        event = CaseEvent.objects.create(
+            case=current,
+            kind=EventKind.PHOTO_ADDED,
+            actor=by if _is_user(by) else None,
+            actor_unit=_actor_unit(by if _is_user(by) else None, current),
+            from_state=current.state,
+            to_state=current.state,
+            note=text,
+            data={"kind": str(kind), "count": len(photos)},
+            created_at=when,
+        )
+        _attach(current, event, kind, photos, checked, by)
+        _notify_on_commit(current.pk, event.pk)
+        added: list[Photo] = list(Photo.objects.filter(event=event).order_by("id"))
+    return added
