@@ -85,7 +85,7 @@ def sees_reporter_contacts(user: Any, case: Case) -> bool:
     return any(case.area_path.startswith(p) for p in policy.area_paths(user, {Role.GRID_WORKER}))
 
 
-def _is_staff(user: Any) -> bool:
+def is_staff(user: Any) -> bool:
     return policy.is_admin(user) or policy.has_role(user, *STAFF_ROLES)
 
 
@@ -95,7 +95,7 @@ def _access(user: Any, case_id: int) -> Case:
         case = selectors.case_get(user=user, case_id=case_id)
     except NotFoundOrForbidden as exc:
         raise Http404(str(exc)) from exc
-    if not _is_staff(user):
+    if not is_staff(user):
         raise Http404(_("No such case, or it is not in your area."))
     return case
 
@@ -162,7 +162,7 @@ class Panel:
     conflict: bool = False
 
 
-def _reporters(case: Case, contacts: bool) -> list[Reporter]:
+def reporters_of(case: Case, contacts: bool) -> list[Reporter]:
     reports = case.reports.select_related("reporter").order_by("created_at", "id")
     return [Reporter(number=i, report=r, contacts=contacts) for i, r in enumerate(reports, start=1)]
 
@@ -217,7 +217,7 @@ def _detail(event: CaseEvent) -> tuple[str, tuple[str, str] | None]:
     return "", None
 
 
-def _timeline(case: Case, reporters: list[Reporter], contacts: bool) -> list[Step]:
+def timeline_steps(case: Case, reporters: list[Reporter], contacts: bool) -> list[Step]:
     steps = []
     for event in selectors.case_timeline(case=case):
         if event.kind in REPORTER_EVENTS:
@@ -242,7 +242,7 @@ def _area_path(case: Case) -> list[str]:
     return [a.name for a in grid.ancestors() if a.kind != AreaKind.CITY] + [grid.name]
 
 
-def _offered(action: Action, case: Case, now: dt.datetime, pending: ExtensionRequest | None) -> bool:
+def action_offered(action: Action, case: Case, now: dt.datetime, pending: ExtensionRequest | None) -> bool:
     """Hide forms the engine would refuse for a reason other than the state (it still checks)."""
     if action == Action.REQUEST_EXTENSION:
         return pending is None
@@ -275,7 +275,7 @@ def _panel(user: Any, case: Case, now: dt.datetime, *, pending: ExtensionRequest
     for action in possible:
         if action in VERIFIER_ACTIONS and handler_ids is None:
             handler_ids = A._handler_ids(case)  # the engine's own "never verify your own work" list
-        if not _offered(action, case, now, pending):
+        if not action_offered(action, case, now, pending):
             continue
         if not policy.may(user, action, case, handler_ids=handler_ids):
             panel.others.append(str(ACTION_LABELS[action]))
@@ -297,7 +297,7 @@ def _context(request: HttpRequest, case: Case, *, failed: ActionForm | None = No
     user = request.user
     now = timezone.now()
     contacts = sees_reporter_contacts(user, case)
-    reporters = _reporters(case, contacts)
+    reporters = reporters_of(case, contacts)
     extensions = list(case.extension_requests.select_related("unit", "requested_by", "decided_by").order_by("-created_at", "-id"))
     pending = next((x for x in extensions if x.decision == ExtensionRequest.Decision.PENDING), None)
     return {
@@ -306,7 +306,7 @@ def _context(request: HttpRequest, case: Case, *, failed: ActionForm | None = No
         "overdue": selectors.is_overdue(case, now),
         "area_path": _area_path(case),
         "co_units": [cu.unit for cu in case.case_units.filter(role=CaseUnit.Role.ASSIST, active=True).select_related("unit")],
-        "timeline": _timeline(case, reporters, contacts),
+        "timeline": timeline_steps(case, reporters, contacts),
         "photo_pairs": evidence.photos_side_by_side(case),
         "extensions": extensions,
         "pending_extension": pending,
@@ -331,7 +331,7 @@ def _render(request: HttpRequest, case: Case, *, status: int = 200, **kw: Any) -
 @require_GET
 @login_required
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
-    if not _is_staff(request.user):
+    if not is_staff(request.user):
         # A resident who reported it follows it by ticket; nobody else learns it exists.
         own = Report.objects.filter(case_id=case_id, reporter_id=request.user.pk).order_by("created_at").first()
         if own is not None:

@@ -28,14 +28,9 @@ from civicloop.core.errors import (
 from civicloop.org import policy
 from civicloop.org.models import Unit
 from civicloop.places.models import Area
-from civicloop.web.casepage import _is_staff
+from civicloop.web.casepage import is_staff  # the web's rule for who has case pages
 
 STATES_OF_KIND = {"open": OPEN_STATES, "closed": CLOSED_STATES, "discarded": DISCARDED_STATES}
-
-
-def is_staff(user: Any) -> bool:
-    """The web's rule for who has case pages (``web.casepage``)."""
-    return _is_staff(user)
 
 
 def require_staff(user: Any) -> None:

@@ -159,7 +159,7 @@ class CaseListView(ApiView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _reporters(case: Case, contacts: bool) -> list[dict[str, Any]]:
+def reporters_of(case: Case, contacts: bool) -> list[dict[str, Any]]:
     return [
         {
             "number": r.number,
@@ -171,7 +171,7 @@ def _reporters(case: Case, contacts: bool) -> list[dict[str, Any]]:
             "reported_at": r.report.created_at,
             "joined_existing": r.report.joined_existing,
         }
-        for r in casepage._reporters(case, contacts)
+        for r in casepage.reporters_of(case, contacts)
     ]
 
 
@@ -191,7 +191,7 @@ class CaseDetailView(ApiView):
         data = dict(out.CaseSerializer(case, context=self.context()).data)
         data.update(
             contacts_visible=contacts,
-            reporters=_reporters(case, contacts),
+            reporters=reporters_of(case, contacts),
             co_units=[
                 {"code": cu.unit.code, "name": cu.unit.name}
                 for cu in case.case_units.filter(role=CaseUnit.Role.ASSIST, active=True)
@@ -224,7 +224,7 @@ class CaseTimelineView(ApiView):
     def get(self, request: Request, case_id: str) -> Response:
         case = queries.staff_case(request.user, _case_id(case_id))
         contacts = casepage.sees_reporter_contacts(request.user, case)
-        steps = casepage._timeline(case, casepage._reporters(case, contacts), contacts)
+        steps = casepage.timeline_steps(case, casepage.reporters_of(case, contacts), contacts)
         return Response(out.EventSerializer(steps, many=True, context=self.context()).data)
 
 
@@ -283,7 +283,7 @@ def _offers(request: Request, case: Case) -> dict[str, Any]:
     handler_ids: set[int] | None = None
     for action in actions_from(case.state):
         spec = BY_ACTION.get(action)
-        if spec is None or not casepage._offered(action, case, now, pending):
+        if spec is None or not casepage.action_offered(action, case, now, pending):
             continue
         if action in casepage.VERIFIER_ACTIONS and handler_ids is None:
             handler_ids = A._handler_ids(case)
