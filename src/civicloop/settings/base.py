@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "civicloop.api",
     "civicloop.webhooks",
     "civicloop.ledger",
+    "civicloop.inspections",
     "civicloop.web",
     "civicloop.demo",
 ]
@@ -269,6 +270,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": STATIC_URL + "vendor/swagger-ui-dist",
     "SWAGGER_UI_FAVICON_HREF": STATIC_URL + "vendor/swagger-ui-dist/favicon-32x32.png",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Describe /api/v1/ only (not other DRF views of the site).
+    "PREPROCESSING_HOOKS": ["civicloop.api.rest.schema.only_api_v1"],
+    # Choice sets that several serializers share get one stable name in the document.
+    "ENUM_NAME_OVERRIDES": {
+        "AreaKindEnum": "civicloop.places.models.AreaKind",
+        "PhotoKindEnum": "civicloop.cases.models.PhotoKind",
+        "UnitKindEnum": "civicloop.org.models.UnitKind",
+        "SourceEnum": "civicloop.cases.models.Source",
+        "ReportSourceEnum": "civicloop.api.rest.inputs.REPORT_SOURCES",
+    },
 }
 # Requests per minute and client IP for callers without a token (a token has its own limit).
 CIVICLOOP["API_IP_RATE_PER_MINUTE"] = int(os.environ.get("CIVICLOOP_API_IP_RATE_PER_MINUTE", "60"))

@@ -86,19 +86,6 @@ class CivicAutoSchema(AutoSchema):
         return auths
 
 
-# Settings of the /api/v1/openapi.json view (on top of SPECTACULAR_SETTINGS).
-SCHEMA_VIEW_SETTINGS = {
-    "PREPROCESSING_HOOKS": ["civicloop.api.rest.schema.only_api_v1"],
-    "ENUM_NAME_OVERRIDES": {
-        "AreaKindEnum": "civicloop.places.models.AreaKind",
-        "PhotoKindEnum": "civicloop.cases.models.PhotoKind",
-        "UnitKindEnum": "civicloop.org.models.UnitKind",
-        "SourceEnum": "civicloop.cases.models.Source",
-        "ReportSourceEnum": "civicloop.api.rest.inputs.REPORT_SOURCES",
-    },
-}
-
-
 def only_api_v1(
     endpoints: list[tuple[str, str, str, Any]], **kwargs: Any
 ) -> list[tuple[str, str, str, Any]]:
