@@ -216,7 +216,11 @@ class ReportPublishedSerializer(serializers.Serializer):
     joined_existing = serializers.BooleanField(
         help_text="True when the report joined an open case of the same problem nearby."
     )
-    case = CaseSerializer()
+    case = CaseSerializer(
+        allow_null=True,
+        help_text="The case; null for a caller without a staff role whose report joined someone "
+        "else's case (that case's text and ticket number are the other reporter's).",
+    )
 
 
 class ReportHeldSerializer(serializers.Serializer):

@@ -150,11 +150,15 @@ class CaseListView(ApiView):
             return Response(body, status=status.HTTP_202_ACCEPTED)
         report = submitted.report
         assert report is not None
+        # A resident who joined someone else's case must not read that reporter's words or ticket.
+        shown = not report.joined_existing or (
+            staff and policy.visible_cases(user).filter(pk=report.case_id).exists()
+        )
         body = {
             "status": "published",
             "ticket_no": report.ticket_no,
             "joined_existing": report.joined_existing,
-            "case": out.CaseSerializer(report.case, context=self.context()).data,
+            "case": out.CaseSerializer(report.case, context=self.context()).data if shown else None,
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

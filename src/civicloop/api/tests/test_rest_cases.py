@@ -397,6 +397,15 @@ def test_a_second_report_nearby_joins_the_open_case_with_its_own_ticket(api, cit
         .json()
     )
     assert second["joined_existing"] is True and second["ticket_no"] != first["ticket_no"]
+    # The second resident never reads the first one's words or ticket number.
+    assert second["case"] is None
+    assert Report.objects.get(ticket_no=second["ticket_no"]).case_id == first["case"]["id"]
+
+
+def test_staff_who_join_an_open_case_see_it(api, city):
+    first = api(None).post(LIST, report_body(city), format="json").json()
+    second = api("grid_worker").post(LIST, report_body(city, description="同一处垃圾"), format="json").json()
+    assert second["joined_existing"] is True
     assert second["case"]["id"] == first["case"]["id"] and second["case"]["reporter_count"] == 2
 
 
