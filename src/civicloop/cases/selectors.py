@@ -37,6 +37,17 @@ def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
     return case.state in CLOCK_RUNNING and case.deadline_at is not None and case.deadline_at < now
 
 
+def case_text_q(text: str) -> Q:
+    """Free-text search of the case lists (web and API): ticket (the case's or any reporter's),
+    description, address."""
+    return (
+        Q(ticket_no__icontains=text)
+        | Q(description__icontains=text)
+        | Q(address__icontains=text)
+        | Q(pk__in=Report.objects.filter(ticket_no=text).values("case_id"))
+    )
+
+
 def case_list(*, user: Any, state: str | None = None, overdue: bool | None = None, area_path: str | None = None,
               category_code: str | None = None, source: str | None = None, since: dt.datetime | None = None,
               until: dt.datetime | None = None, now: dt.datetime | None = None) -> QuerySet[Case]:

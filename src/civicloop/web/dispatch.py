@@ -24,7 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -41,7 +41,6 @@ from civicloop.cases.models import (
     Category,
     EventKind,
     ExtensionRequest,
-    Report,
     State,
 )
 from civicloop.cases.workflow import Action, actions_from
@@ -490,12 +489,7 @@ def filtered_cases(user: Any, form: CaseFilterForm, now: dt.datetime) -> QuerySe
     qs = selectors.case_list(user=user, now=now, **form.selector_kwargs())
     text = (form.cleaned_data.get("q") or "").strip()
     if text:
-        qs = qs.filter(
-            Q(ticket_no__icontains=text)
-            | Q(description__icontains=text)
-            | Q(address__icontains=text)
-            | Q(pk__in=Report.objects.filter(ticket_no=text).values("case_id"))
-        )
+        qs = qs.filter(selectors.case_text_q(text))
     return qs.order_by(*SORT_ORDER[form.cleaned_data.get("sort") or "-reported"])
 
 

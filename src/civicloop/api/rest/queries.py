@@ -105,12 +105,7 @@ def case_search(
         )
     text = (filters.get("q") or "").strip()
     if text:
-        qs = qs.filter(
-            Q(ticket_no__icontains=text)
-            | Q(description__icontains=text)
-            | Q(address__icontains=text)
-            | Q(pk__in=Report.objects.filter(ticket_no=text).values("case_id"))
-        )
+        qs = qs.filter(selectors.case_text_q(text))
     return qs
 
 
