@@ -189,6 +189,7 @@ def test_anonymous_callers_never_see_reporters_contact_details(api, city, world)
     first = anon.post("/api/v1/cases/", {**report, **CONTACT}, format="json").json()
     response = anon.post("/api/v1/cases/", report, format="json")
     assert response.status_code == 201 and response.json()["joined_existing"] is True
-    assert response.json()["case"]["id"] == first["case"]["id"]
+    assert response.json()["case"] is None  # not even the first reporter's words or ticket
+    assert first["ticket_no"] not in response.content.decode()
     text = response.content.decode()
     assert not any(s in text for s in SECRETS)
