@@ -320,15 +320,17 @@ def case_report(
     join_case: Case | None = None,
     detect_duplicates: bool = True,
     at: dt.datetime | None = None,
+    prepared: PreparedReport | None = None,
 ) -> Report:
     """Collect a problem (信息收集). Returns the reporter's Report with its own ticket number.
 
     A report of the same category near an open case joins that case (one case,
     many reporters) unless ``detect_duplicates`` is off; ``join_case`` joins a case
-    the reporter picked from the nearby list.
+    the reporter picked from the nearby list. ``prepared`` is the input already checked by
+    ``report_prepare`` (moderation checks before it decides), so it is not checked twice.
     """
     when = _now(at)
-    ready = report_prepare(
+    ready = prepared or report_prepare(
         category=category, lat=lat, lon=lon, crs=crs, description=description, source=source,
         name=name, phone=phone, email=email, address=address,
     )

@@ -234,6 +234,7 @@ def report_submit(
                         join_case=join_case,
                         detect_duplicates=detect_duplicates,
                         at=when,
+                        prepared=ready,
                     )
                 )
             SubmissionPrint.objects.create(fingerprint=printed, sender=sender, submitted_at=when)

@@ -42,6 +42,23 @@ def test_an_ordinary_report_is_published(city):
     assert SubmissionPrint.objects.get().sender == "ip:10.1.2.3"
 
 
+def test_a_published_report_is_checked_once(city, monkeypatch):
+    from civicloop.cases import actions as case_actions
+    from civicloop.moderation import actions as moderation_actions
+
+    calls = []
+    real = case_actions.report_prepare
+
+    def counting(**kw):
+        calls.append(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(case_actions, "report_prepare", counting)
+    monkeypatch.setattr(moderation_actions, "report_prepare", counting)
+    submitted = submit(city, description=PLAIN)
+    assert submitted.report is not None and len(calls) == 1
+
+
 def test_a_held_report_is_no_case_and_keeps_everything_it_said(city):
     before = counts()
     description = "  " + LINKY + "\n"
