@@ -15,6 +15,7 @@ urlpatterns = [
     path("open311/v2/", include("civicloop.api.open311.urls")),
     path("", include("civicloop.moderation.urls")),
     path("", include("civicloop.ledger.urls")),
+    path("", include("civicloop.inspections.urls")),
     path("", include("civicloop.web.urls")),
 ]
 # Public (EXIF-stripped) photos. Private originals are never routed.

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicloop.cases.models import TimeLimitKind
 from civicloop.core.errors import ConflictError
+from civicloop.places.models import GeometryMixin
 
 
 class LocationType(models.TextChoices):
@@ -256,3 +257,347 @@ class Item(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         _require_draft(self.section.standard_id)
         return super().delete(*args, **kwargs)
+
+
+# ---- inspection sites (督查点位) -----------------------------------------------------------------
+
+
+class Site(GeometryMixin):
+    """A place that can be sampled and inspected: a back street, a compound, a market …
+
+    ``area`` is the smallest area the site lies in (its community, or its street office
+    for a back street that crosses communities); ``area_path`` copies its path so that
+    scoping and the community / street / district roll-ups are prefix matches. ``unit``
+    is the unit answerable for the site (居委会, 物业, 街道办 …): findings go to the
+    standard item's unit when it names one, otherwise to this unit.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    location_type = models.CharField(_("location type"), max_length=32, choices=LocationType.choices)
+    area = models.ForeignKey("places.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=255, db_index=True, editable=False)
+    unit = models.ForeignKey(
+        "org.Unit", verbose_name=_("responsible unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    compound = models.ForeignKey(
+        "places.Compound", verbose_name=_("compound"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    back_street = models.ForeignKey(
+        "places.BackStreet", verbose_name=_("back street"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["area_path", "name", "id"]
+        verbose_name = _("inspection site")
+        verbose_name_plural = _("inspection sites")
+        constraints = [
+            models.UniqueConstraint(fields=["area", "location_type", "name"], name="inspections_site_name_in_area"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.area_path = _path_of(self.area_id)
+        super().save(*args, **kwargs)
+
+
+def _path_of(area_id: int | None) -> str:
+    from civicloop.places.models import Area
+
+    return Area.objects.filter(pk=area_id).values_list("path", flat=True).first() or ""
+
+
+# ---- rounds (督查轮次) -------------------------------------------------------------------------------
+
+
+class RoundKind(models.TextChoices):
+    OPEN = "open", _("Open inspection (明查)")
+    UNDERCOVER = "undercover", _("Undercover inspection (暗访)")
+
+
+class RoundStatus(models.TextChoices):
+    DRAFT = "draft", _("Planning")
+    ACTIVE = "active", _("Inspecting")
+    CLOSED = "closed", _("Inspection finished, under review")
+    PUBLISHED = "published", _("Published")
+
+
+class Stratify(models.TextChoices):
+    STREET = "street", _("By street office")
+    LOCATION_TYPE = "location_type", _("By location type")
+    STREET_AND_TYPE = "street_and_type", _("By street office and location type")
+
+
+class Round(models.Model):
+    """An inspection round: a period, an area, the standards (exact versions), a sample, inspectors.
+
+    A look-back round (回头看) has ``lookback_of`` set: it re-inspects that round's findings.
+    Until a round is published its plan, sample and inspectors are seen only by the campaign
+    office that owns it, its inspectors and admins when it is undercover (暗访); see
+    ``org.policy.visible_rounds``.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=RoundKind.choices, default=RoundKind.UNDERCOVER)
+    status = models.CharField(_("status"), max_length=16, choices=RoundStatus.choices, default=RoundStatus.DRAFT, db_index=True)
+    area = models.ForeignKey("places.Area", verbose_name=_("area inspected"), on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=255, db_index=True, editable=False)
+    period_start = models.DateField(_("period from"))
+    period_end = models.DateField(_("period to"))
+    standards = models.ManyToManyField(Standard, verbose_name=_("standards"), related_name="rounds", blank=True)
+    lookback_of = models.ForeignKey(
+        "self", verbose_name=_("look-back of"), null=True, blank=True, on_delete=models.PROTECT, related_name="lookbacks"
+    )
+    # Sampling: recorded so the same frame and seed always draw the same sample.
+    stratify = models.CharField(_("stratified"), max_length=20, choices=Stratify.choices, default=Stratify.STREET)
+    per_stratum = models.PositiveIntegerField(_("locations per stratum"), default=3)
+    seed = models.BigIntegerField(_("random seed"), null=True, blank=True)
+    frame = models.JSONField(_("sampling frame"), default=list, blank=True)
+    drawn_at = models.DateTimeField(_("sample drawn at"), null=True, blank=True)
+    # Roll-up configuration: weight per location type (empty: every location counts the same)
+    # and grade bands [[grade, lower bound], …] from the highest (empty: settings).
+    type_weights = models.JSONField(_("weights by location type"), default=dict, blank=True)
+    grade_bands = models.JSONField(_("grade bands"), default=list, blank=True)
+    off_site_metres = models.PositiveIntegerField(_("off-site tolerance (m)"), default=100)
+    inspectors = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("inspectors"), related_name="inspection_rounds", blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-period_end", "-id"]
+        verbose_name = _("inspection round")
+        verbose_name_plural = _("inspection rounds")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(period_end__gte=models.F("period_start")), name="inspections_round_period"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.area_path = _path_of(self.area_id)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_lookback(self) -> bool:
+        return self.lookback_of_id is not None
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == RoundStatus.PUBLISHED
+
+
+class LocationStatus(models.TextChoices):
+    PENDING = "pending", _("To inspect")
+    DONE = "done", _("Inspected")
+
+
+class RoundLocation(models.Model):
+    """One sampled site of a round, with the exact standard version it is scored against."""
+
+    round = models.ForeignKey(Round, verbose_name=_("round"), on_delete=models.CASCADE, related_name="locations")
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="round_locations")
+    standard = models.ForeignKey(Standard, verbose_name=_("standard"), on_delete=models.PROTECT, related_name="+")
+    stratum = models.CharField(_("stratum"), max_length=120, blank=True)
+    draw_order = models.PositiveIntegerField(_("draw order"), default=0)
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("inspector"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=LocationStatus.choices, default=LocationStatus.PENDING)
+
+    class Meta:
+        ordering = ["round", "draw_order", "id"]
+        verbose_name = _("sampled location")
+        verbose_name_plural = _("sampled locations")
+        constraints = [models.UniqueConstraint(fields=["round", "site"], name="inspections_location_once_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id}:{self.site}"
+
+
+class VisitSource(models.TextChoices):
+    WEB = "web", _("Phone or browser")
+    XLSFORM = "xlsform", _("ODK / KoboCollect submission")
+
+
+class Visit(models.Model):
+    """The submitted inspection of one sampled location (one per location).
+
+    ``client_uuid`` is made by the phone when the draft starts: a submission sent twice
+    (a retry after a dropped connection) is recognised and answered with the first one.
+    Scores are computed on the server from the item checks (``scoring.py``), never taken
+    from the client.
+    """
+
+    location = models.OneToOneField(RoundLocation, verbose_name=_("location"), on_delete=models.PROTECT, related_name="visit")
+    inspector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("inspector"), on_delete=models.PROTECT, related_name="+")
+    client_uuid = models.UUIDField(_("client draft id"), unique=True)
+    source = models.CharField(_("source"), max_length=16, choices=VisitSource.choices, default=VisitSource.WEB)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    received_at = models.DateTimeField(_("received at"))
+    lat = models.FloatField(_("latitude (WGS-84)"), null=True, blank=True)
+    lon = models.FloatField(_("longitude (WGS-84)"), null=True, blank=True)
+    accuracy_m = models.FloatField(_("GPS accuracy (m)"), null=True, blank=True)
+    distance_m = models.FloatField(_("distance from the site (m)"), null=True, blank=True)
+    off_site = models.BooleanField(_("recorded away from the site"), default=False)
+    note = models.TextField(_("note"), blank=True, max_length=4000)
+    score = models.DecimalField(_("score"), max_digits=6, decimal_places=2, null=True, blank=True)
+    raw = models.DecimalField(_("points"), max_digits=8, decimal_places=2, default=Decimal("0"))
+    full = models.DecimalField(_("full points"), max_digits=8, decimal_places=2, default=Decimal("0"))
+    vetoed = models.BooleanField(_("vetoed"), default=False)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.recorded_at:%Y-%m-%d}"
+
+
+class ItemCheck(models.Model):
+    """What the inspector found for one item of the standard at one visit."""
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="checks")
+    item = models.ForeignKey(Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="+")
+    occurrences = models.PositiveIntegerField(_("occurrences"), default=0)
+    veto_hit = models.BooleanField(_("veto hit"), default=False)
+    not_applicable = models.BooleanField(_("not applicable"), default=False)
+    deduction = models.DecimalField(_("deduction"), max_digits=6, decimal_places=2, default=Decimal("0"))
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["visit", "item__section__position", "item__position"]
+        verbose_name = _("item check")
+        verbose_name_plural = _("item checks")
+        constraints = [models.UniqueConstraint(fields=["visit", "item"], name="inspections_check_once_per_item")]
+
+
+class Finding(models.Model):
+    """A problem found: an item check that deducted points or hit a veto.
+
+    When its round is published it becomes a rectification case (``case``) for ``unit``
+    with the item's time limit; the finding is rectified when that case closes, in time
+    when it closed by its deadline. In a look-back round a finding that recurred has
+    ``recurrence_of`` set to the original finding (and its own case, linked to the first).
+    """
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="findings")
+    item_check = models.OneToOneField(ItemCheck, verbose_name=_("item check"), null=True, blank=True, on_delete=models.CASCADE, related_name="finding")
+    item = models.ForeignKey(Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="+")
+    deduction = models.DecimalField(_("deduction"), max_digits=6, decimal_places=2, default=Decimal("0"))
+    description = models.TextField(_("description"), max_length=2000)
+    unit = models.ForeignKey("org.Unit", verbose_name=_("responsible unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lat = models.FloatField(_("latitude (WGS-84)"), null=True, blank=True)
+    lon = models.FloatField(_("longitude (WGS-84)"), null=True, blank=True)
+    case = models.OneToOneField(
+        "cases.Case", verbose_name=_("rectification case"), null=True, blank=True, on_delete=models.PROTECT, related_name="finding"
+    )
+    recurrence_of = models.ForeignKey(
+        "self", verbose_name=_("recurrence of"), null=True, blank=True, on_delete=models.PROTECT, related_name="recurrences"
+    )
+
+    class Meta:
+        ordering = ["visit", "id"]
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class Recheck(models.Model):
+    """A look-back visit's verdict on one finding of the earlier round (回头看)."""
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="rechecks")
+    finding = models.ForeignKey(Finding, verbose_name=_("finding"), on_delete=models.PROTECT, related_name="rechecks")
+    recurred = models.BooleanField(_("recurred"))
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["visit", "finding"]
+        verbose_name = _("look-back check")
+        verbose_name_plural = _("look-back checks")
+        constraints = [models.UniqueConstraint(fields=["visit", "finding"], name="inspections_recheck_once")]
+
+
+def _visit_photo_path(instance: VisitPhoto, filename: str) -> str:
+    return f"inspections/{instance.visit_id}/{instance.sha256[:24]}.jpg"
+
+
+def _private_storage():  # noqa: ANN202
+    from django.core.files.storage import storages
+
+    return storages["private"]
+
+
+class VisitPhoto(models.Model):
+    """Evidence taken at a visit: only the stripped copy is kept, in private storage.
+
+    Served through a view that asks ``org.policy`` (an undercover round's photos are
+    not public before publication, and not for everyone after). EXIF facts worth
+    keeping (time, position) are kept in columns.
+    """
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="photos")
+    item = models.ForeignKey(Item, verbose_name=_("item"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    finding = models.ForeignKey(Finding, verbose_name=_("finding"), null=True, blank=True, on_delete=models.SET_NULL, related_name="photos")
+    image = models.ImageField(_("image"), storage=_private_storage, upload_to=_visit_photo_path, width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    gps_lat = models.FloatField(null=True, blank=True)
+    gps_lon = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["visit", "id"]
+        verbose_name = _("visit photo")
+        verbose_name_plural = _("visit photos")
+
+
+# ---- bulletins (通报) ---------------------------------------------------------------------------
+
+
+class BulletinStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Being written")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+def _bulletin_path(instance: Bulletin, filename: str) -> str:
+    return f"bulletins/{instance.round_id}/{instance.pk or 'new'}-{filename}"
+
+
+class Bulletin(models.Model):
+    """The bulletin (通报) of a published round, written as DOCX by a background job."""
+
+    round = models.ForeignKey(Round, verbose_name=_("round"), on_delete=models.CASCADE, related_name="bulletins")
+    status = models.CharField(_("status"), max_length=16, choices=BulletinStatus.choices, default=BulletinStatus.QUEUED)
+    title = models.CharField(_("title"), max_length=200)
+    document = models.FileField(_("document"), storage=_private_storage, upload_to=_bulletin_path, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("bulletin")
+        verbose_name_plural = _("bulletins")
+
+    def __str__(self) -> str:
+        return self.title

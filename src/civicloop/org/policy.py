@@ -19,6 +19,7 @@ from .models import Role, RoleAssignment, Unit
 
 if TYPE_CHECKING:
     from civicloop.cases.models import Case
+    from civicloop.inspections.models import Round, RoundLocation, Site
     from civicloop.moderation.models import HeldReport
     from civicloop.places.models import Area
 
@@ -169,6 +170,118 @@ LEDGER_IMPORTERS = {Role.DISPATCHER}
 def may_import_cases(user: Any, area_path: str) -> bool:
     """Ledger import (civicloop.ledger) writes history into an area: its dispatchers and admins."""
     return is_admin(user) or any(area_path.startswith(p) for p in area_paths(user, LEDGER_IMPORTERS))
+
+
+# ---- inspection rounds (civicloop.inspections) --------------------------------------------
+
+ROUND_OWNERS = {Role.CAMPAIGN_OFFICE}
+# Staff of an area who read its rounds once they may (open: from the start; undercover: once published).
+ROUND_READERS = {Role.GRID_WORKER, Role.DISPATCHER, Role.INSPECTOR, Role.CAMPAIGN_OFFICE, Role.LEADER}
+
+
+def _path_prefixes(path: str) -> list[str]:
+    """"/1/4/17/" → ["/1/", "/1/4/", "/1/4/17/"]: the areas that contain it."""
+    parts = [x for x in path.strip("/").split("/") if x]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def _overlapping_q(paths: list[str], field: str = "area_path") -> Q:
+    """Rows whose area lies inside one of ``paths`` or contains one of them."""
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Q(**{f"{field}__startswith": p}) | Q(**{f"{field}__in": _path_prefixes(p)})
+    return q
+
+
+def may_create_round(user: Any, area_path: str) -> bool:
+    """Rounds are planned by the campaign office of an area containing the round's area, and admins."""
+    return is_admin(user) or any(area_path.startswith(p) for p in area_paths(user, ROUND_OWNERS))
+
+
+def may_manage_round(user: Any, rnd: Round) -> bool:
+    """Plan, sample, assign, start, close, publish, look back, write bulletins."""
+    return may_create_round(user, rnd.area_path)
+
+
+def visible_rounds(user: Any) -> QuerySet[Round]:
+    """The rounds a user may know of.
+
+    * admins and the owning campaign office: every round in their area, in every state;
+    * the round's own inspectors: their rounds, in every state;
+    * other staff of an overlapping area, and staff of a unit answerable for a sampled site:
+      an **open** round once it has started, an **undercover** (暗访) round only once it is
+      published. Before that an inspected unit sees neither the plan, the sample nor the
+      inspectors: the round does not exist for it.
+    * residents and users without a role: none.
+    """
+    from civicloop.inspections.models import Round, RoundKind, RoundStatus
+
+    qs = Round.objects.all()
+    if is_admin(user):
+        return qs
+    if user is None or not getattr(user, "is_authenticated", False):
+        return qs.none()
+    q = _area_q(area_paths(user, ROUND_OWNERS))
+    q |= Q(pk__in=Round.inspectors.through.objects.filter(user_id=user.pk).values("round_id"))
+    readers = Q(pk__in=[])
+    paths = area_paths(user, ROUND_READERS)
+    if paths:
+        readers |= _overlapping_q(paths)
+    upaths = unit_paths(user)
+    if upaths:
+        units = Q(pk__in=[])
+        for p in upaths:
+            units |= Q(path__startswith=p)
+        unit_ids = Unit.objects.filter(units).values("pk")
+        readers |= Q(locations__site__unit__in=unit_ids) | Q(locations__visit__findings__unit__in=unit_ids)
+    revealed = Q(kind=RoundKind.OPEN, status__in=[RoundStatus.ACTIVE, RoundStatus.CLOSED, RoundStatus.PUBLISHED]) | Q(
+        status=RoundStatus.PUBLISHED
+    )
+    q |= readers & revealed
+    # The reverse joins above can repeat a round: keep the ids in a subquery instead of DISTINCT.
+    return Round.objects.filter(pk__in=qs.filter(q).values("pk"))
+
+
+def access_round(user: Any, round_id: int) -> Round:
+    """The round if the user may know of it; the same error for missing and hidden."""
+    rnd = visible_rounds(user).filter(pk=round_id).first()
+    if rnd is None:
+        raise NotFoundOrForbidden(_("No such inspection round, or it is not yours to see."))
+    return rnd
+
+
+def round_results_visible(user: Any, rnd: Round) -> bool:
+    """Scores, findings and photos: the owners and the round's inspectors at any time, other
+    readers of the round once it is published."""
+    from civicloop.inspections.models import RoundStatus
+
+    if may_manage_round(user, rnd) or rnd.inspectors.filter(pk=getattr(user, "pk", None)).exists():
+        return True
+    return rnd.status == RoundStatus.PUBLISHED and visible_rounds(user).filter(pk=rnd.pk).exists()
+
+
+def may_inspect(user: Any, location: RoundLocation) -> bool:
+    """Record a visit: the inspector the location is assigned to (any of the round's inspectors
+    while it is unassigned), while the round is being inspected."""
+    from civicloop.inspections.models import RoundStatus
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    rnd = location.round
+    if rnd.status != RoundStatus.ACTIVE:
+        return False
+    if location.inspector_id is not None:
+        return location.inspector_id == user.pk
+    return rnd.inspectors.filter(pk=user.pk).exists()
+
+
+def visible_sites(user: Any) -> QuerySet[Site]:
+    """The site registry (not secret: sites are public places) for staff of the area, and admins."""
+    from civicloop.inspections.models import Site
+
+    if is_admin(user):
+        return Site.objects.all()
+    return Site.objects.filter(_overlapping_q(area_paths(user, ROUND_READERS)))
 
 
 def access_case(user: Any, case_id: int) -> Case:

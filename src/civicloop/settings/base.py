@@ -234,6 +234,27 @@ CIVICLOOP["PERIODIC_JOBS"] = [
     "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
     "civicloop.moderation.services.prints_prune",  # old fingerprints of submitted texts
 ]
+# ---- inspection and assessment (civicloop.inspections) ----
+CIVICLOOP["INSPECTIONS"] = {
+    # Grade bands, highest first: a score at or above the bound gets the grade. A round may set its own.
+    "GRADE_BANDS": [["A", "90"], ["B", "75"], ["C", "60"], ["D", "0"]],
+    # How many units / areas make the red list (红榜) and the black list (黑榜) of a ranking.
+    "RED_BLACK_SIZE": 3,
+    # Points taken off a unit's inspection score for each finding that recurred at a look-back.
+    "RECURRENCE_PENALTY": "2",
+    # A visit recorded further than this from the site's geometry is flagged (a round may set its own).
+    "OFF_SITE_METRES": 100,
+    # Category of a rectification case when the standard's item names none (GB/T 30428 code).
+    "DEFAULT_CATEGORY": "E0102",
+    # Unit evaluation (GB/T 30428.4): weights of the composite; 返工率 counts as 100 − rate.
+    "UNIT_EVALUATION_WEIGHTS": {
+        "handling_rate": "20",
+        "on_time_handling_rate": "20",
+        "rework_rate": "10",
+        "closure_rate": "20",
+        "on_time_closure_rate": "30",
+    },
+}
 # ---- webhooks (civicloop.webhooks; every key optional, defaults in webhooks/services.py & transport.py) ----
 # True refuses webhook targets on loopback, private, link-local or reserved addresses (checked after
 # DNS resolution, on registration and on every call); False (default) suits intranet deployments.

@@ -1,0 +1,1 @@
+"""The inspection pages, one module per audience; each module lists its own ``urlpatterns``."""

@@ -1,0 +1,7 @@
+"""Inspection pages: results (see docs/architecture.md, "inspections")."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
