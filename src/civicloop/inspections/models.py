@@ -346,6 +346,10 @@ class Round(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=RoundStatus.choices, default=RoundStatus.DRAFT, db_index=True)
     area = models.ForeignKey("places.Area", verbose_name=_("area inspected"), on_delete=models.PROTECT, related_name="+")
     area_path = models.CharField(max_length=255, db_index=True, editable=False)
+    # The area of the campaign office that planned the round (``policy.round_owner_path``):
+    # offices of this area and above own it. An office of a smaller area, inspected by the
+    # round, does not see an undercover round before it is published.
+    owner_path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     period_start = models.DateField(_("period from"))
     period_end = models.DateField(_("period to"))
     standards = models.ManyToManyField(Standard, verbose_name=_("standards"), related_name="rounds", blank=True)
@@ -386,6 +390,10 @@ class Round(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.area_path = _path_of(self.area_id)
+        if not self.owner_path or not self.area_path.startswith(self.owner_path):
+            # Unknown planner: the most restrictive owner, the city at the top of the path.
+            top = [x for x in self.area_path.strip("/").split("/") if x][:1]
+            self.owner_path = f"/{top[0]}/" if top else ""
         super().save(*args, **kwargs)
 
     @property

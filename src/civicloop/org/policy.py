@@ -198,15 +198,27 @@ def may_create_round(user: Any, area_path: str) -> bool:
     return is_admin(user) or any(area_path.startswith(p) for p in area_paths(user, ROUND_OWNERS))
 
 
+def round_owner_path(user: Any, area_path: str) -> str:
+    """The area a new round of ``area_path`` planned by ``user`` belongs to: the widest area of
+    the user's campaign-office roles that contains it (the city for admins)."""
+    paths = sorted((p for p in area_paths(user, ROUND_OWNERS) if area_path.startswith(p)), key=len)
+    if paths:
+        return paths[0]
+    return _path_prefixes(area_path)[0] if area_path else ""
+
+
 def may_manage_round(user: Any, rnd: Round) -> bool:
-    """Plan, sample, assign, start, close, publish, look back, write bulletins."""
-    return may_create_round(user, rnd.area_path)
+    """Plan, sample, assign, start, close, publish, look back, write bulletins: the campaign
+    office of the area that planned the round (or above), and admins. A district office whose
+    district a city round inspects does not own it."""
+    return is_admin(user) or any(rnd.owner_path.startswith(p) for p in area_paths(user, ROUND_OWNERS))
 
 
 def visible_rounds(user: Any) -> QuerySet[Round]:
     """The rounds a user may know of.
 
-    * admins and the owning campaign office: every round in their area, in every state;
+    * admins and the owning campaign office (of the area that planned the round, or above):
+      their rounds, in every state;
     * the round's own inspectors: their rounds, in every state;
     * other staff of an overlapping area, and staff of a unit answerable for a sampled site:
       an **open** round once it has started, an **undercover** (暗访) round only once it is
@@ -221,7 +233,7 @@ def visible_rounds(user: Any) -> QuerySet[Round]:
         return qs
     if user is None or not getattr(user, "is_authenticated", False):
         return qs.none()
-    q = _area_q(area_paths(user, ROUND_OWNERS))
+    q = _area_q(area_paths(user, ROUND_OWNERS), field="owner_path")
     q |= Q(pk__in=Round.inspectors.through.objects.filter(user_id=user.pk).values("round_id"))
     readers = Q(pk__in=[])
     paths = area_paths(user, ROUND_READERS)
