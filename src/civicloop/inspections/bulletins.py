@@ -839,6 +839,21 @@ def bulletin_run(bulletin_id: int) -> str:
     return BulletinStatus.DONE
 
 
+# A bulletin takes seconds to write: one still "running" this long after it was asked for lost its worker.
+STALE_AFTER = dt.timedelta(hours=2)
+
+
+def bulletins_recover(now: dt.datetime | None = None) -> int:
+    """Housekeeping (``CIVICLOOP["PERIODIC_JOBS"]``): mark bulletins whose worker died while
+    writing them as failed, so the page offers to write them again. Returns how many."""
+    now = now or timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _("The job writing this bulletin stopped before it finished. Write it again.")
+    return Bulletin.objects.filter(status=BulletinStatus.RUNNING, requested_at__lt=now - STALE_AFTER).update(
+        status=BulletinStatus.FAILED, error=message, document="", finished_at=now
+    )
+
+
 # ---- reading ------------------------------------------------------------------------------------------
 
 

@@ -233,6 +233,7 @@ CIVICLOOP["PERIODIC_JOBS"] = [
     "civicloop.ledger.services.exports_prune",  # expired export files
     "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
     "civicloop.moderation.services.prints_prune",  # old fingerprints of submitted texts
+    "civicloop.inspections.bulletins.bulletins_recover",  # bulletins whose worker died while writing
 ]
 # ---- inspection and assessment (civicloop.inspections) ----
 CIVICLOOP["INSPECTIONS"] = {

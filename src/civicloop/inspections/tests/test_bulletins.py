@@ -626,3 +626,18 @@ def test_the_content_reads_a_bounded_number_of_queries(city, django_assert_max_n
     rnd = inspected(city)
     with django_assert_max_num_queries(13):
         bulletin_content(rnd, at=NOW)
+
+
+def test_a_bulletin_whose_worker_died_is_marked_failed_by_the_housekeeping(city):
+    from civicloop.inspections.bulletins import STALE_AFTER, bulletins_recover
+    from civicloop.inspections.models import Bulletin, BulletinStatus
+
+    rnd = make_round(city, status="published")
+    asked = T0 + dt.timedelta(days=9)
+    stuck = Bulletin.objects.create(round=rnd, title="通报", status=BulletinStatus.RUNNING, requested_at=asked)
+    fresh = Bulletin.objects.create(round=rnd, title="通报", status=BulletinStatus.RUNNING, requested_at=asked + STALE_AFTER)
+    assert bulletins_recover(now=asked + STALE_AFTER + dt.timedelta(minutes=1)) == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == BulletinStatus.FAILED and stuck.error
+    assert fresh.status == BulletinStatus.RUNNING
