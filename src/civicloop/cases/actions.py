@@ -481,8 +481,13 @@ def _active_unit(unit: Unit | int) -> Unit:
     return u
 
 
-def _start_clock(c: Case, when: dt.datetime) -> list[str]:
-    deadline = workcal.deadline_for(start=when, kind=c.category.time_limit_kind, value=c.category.time_limit_value)
+def _start_clock(c: Case, when: dt.datetime, *, kind: str | None = None, value: float | None = None) -> list[str]:
+    """Start the handling clock: the deadline of ``kind``/``value`` (default: the category's limit)."""
+    deadline = workcal.deadline_for(
+        start=when,
+        kind=kind or c.category.time_limit_kind,
+        value=value if value is not None else c.category.time_limit_value,
+    )
     c.dispatched_at, c.deadline_at, c.deadline_estimated = when, deadline.at, deadline.estimated
     c.escalation_level, c.escalated_to = 0, None
     return ["dispatched_at", "deadline_at", "deadline_estimated", "escalation_level", "escalated_to"]
@@ -522,6 +527,113 @@ def case_dispatch(
 
     data = {"unit": target.pk, "unit_name": target.name, "co_units": [h.pk for h in helpers]}
     return _transition(case=case, action=Action.DISPATCH, by=by, at=at, event_kind=EventKind.DISPATCHED, note=_note(note), data=data, mutate=mutate, after=after).case
+
+
+# Cases that skip intake: found by staff whose finding is itself the registration.
+ASSIGNED_SOURCES = frozenset({Source.INSPECTION, Source.LOOKBACK})
+
+
+def _time_limit(kind: str | None, value: Any) -> tuple[str | None, int | None]:
+    """An explicit time limit (both parts) or none (the category's)."""
+    if not kind and value is None:
+        return None, None
+    if not kind or value is None:
+        raise ValidationFailed(_("Give both the kind and the length of the time limit, or neither."), field="limit_kind" if not kind else "limit_value")
+    if kind not in TimeLimitKind.values:
+        raise ValidationFailed(_("Unknown kind of time limit “%(kind)s”.") % {"kind": kind}, field="limit_kind")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationFailed(_("The time limit must be a whole number greater than zero."), field="limit_value")
+    return str(kind), value
+
+
+def case_open_assigned(
+    *,
+    category: Category | str | int,
+    lat: Any,
+    lon: Any,
+    unit: Unit | int,
+    description: str,
+    by: Any,
+    source: str,
+    limit_kind: str | None = None,
+    limit_value: int | None = None,
+    recurrence_of: Case | None = None,
+    photos: Sequence[Any] = (),
+    address: str = "",
+    at: dt.datetime | None = None,
+) -> Case:
+    """Open a case that is registered and dispatched at once (立案即派遣).
+
+    For problems found by staff whose finding is itself the registration: a rectification
+    case of an inspection round (``Source.INSPECTION``) or a recurrence found at a look-back
+    (``Source.LOOKBACK``, ``recurrence_of`` the earlier case). Writes the case, its report
+    (``by`` is the reporter when a user), the events REGISTERED then DISPATCHED, the main
+    unit link and the deadline: ``limit_kind``/``limit_value`` when given (the standard
+    item's rectification limit), otherwise the category's, counted from ``at``.
+    ``photos`` are attached as "before" photos of the registration.
+
+    Callers authorise: this action does not ask ``org.policy`` (an inspection round's
+    publisher is checked by ``policy.may_manage_round`` before the round publishes).
+    Everything is checked before anything is written; one transaction; the unit is told
+    on commit.
+    """
+    when = _now(at)
+    if source not in ASSIGNED_SOURCES:
+        raise ValidationFailed(
+            _("Only cases found by an inspection or a look-back are dispatched without registration."), field="source"
+        )
+    ready = report_prepare(category=category, lat=lat, lon=lon, description=description, source=source, address=address)
+    target = _active_unit(unit)
+    kind, value = _time_limit(limit_kind, limit_value)
+    if recurrence_of is not None and (not isinstance(recurrence_of, Case) or recurrence_of.pk is None):
+        raise ValidationFailed(_("The earlier case this one recurs is unknown."), field="recurrence_of")
+    checked = _check_photos(photos)
+    user = by if _is_user(by) else None
+
+    with transaction.atomic():
+        case = Case(
+            state=State.DISPATCHED,
+            source=source,
+            category=ready.category,
+            grid=ready.grid,
+            area_path=ready.grid.path,
+            lat=ready.lat,
+            lon=ready.lon,
+            address=ready.address,
+            description=ready.description,
+            unit=target,
+            reported_at=when,
+            registered_at=when,
+            reporter_count=1,
+            recurrence_of=recurrence_of,
+        )
+        _start_clock(case, when, kind=kind, value=value)  # may refuse an absurd limit: nothing written yet
+        case.ticket_no = ticket_next(at=when)
+        case.save()
+        Report.objects.create(
+            case=case, ticket_no=case.ticket_no, source=source, reporter=user, category=ready.category,
+            lat=ready.lat, lon=ready.lon, description=ready.description, created_at=when,
+        )
+        registered = CaseEvent.objects.create(
+            case=case, kind=EventKind.REGISTERED, actor=user, from_state="", to_state=State.REGISTERED, note="",
+            data={"source": source, "recurrence_of": recurrence_of.ticket_no if recurrence_of is not None else ""},
+            created_at=when,
+        )
+        if photos:
+            _attach(case, registered, PhotoKind.BEFORE, photos, checked, user)
+        _set_main_unit(case, target)
+        dispatched = CaseEvent.objects.create(
+            case=case, kind=EventKind.DISPATCHED, actor=user, actor_unit=_actor_unit(user, case),
+            from_state=State.REGISTERED, to_state=State.DISPATCHED, note="",
+            data={
+                "unit": target.pk, "unit_name": target.name, "co_units": [],
+                "limit_kind": kind or case.category.time_limit_kind,
+                "limit_value": value if value is not None else case.category.time_limit_value,
+            },
+            created_at=when,
+        )
+        _notify_on_commit(case.pk, dispatched.pk)
+    return case
 
 
 def case_reassign(*, case: Case, by: Any, unit: Unit | int, reason: str, at: dt.datetime | None = None) -> Case:

@@ -200,11 +200,12 @@ def may_create_round(user: Any, area_path: str) -> bool:
 
 def round_owner_path(user: Any, area_path: str) -> str:
     """The area a new round of ``area_path`` planned by ``user`` belongs to: the widest area of
-    the user's campaign-office roles that contains it (the city for admins)."""
+    the user's campaign-office roles that contains it. An admin plans on behalf of the round's
+    own area (its campaign office and those above own the round)."""
     paths = sorted((p for p in area_paths(user, ROUND_OWNERS) if area_path.startswith(p)), key=len)
     if paths:
         return paths[0]
-    return _path_prefixes(area_path)[0] if area_path else ""
+    return area_path
 
 
 def may_manage_round(user: Any, rnd: Round) -> bool:
