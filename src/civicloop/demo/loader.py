@@ -53,6 +53,7 @@ from civicloop.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from civicloop.places.models import Area, AreaKind
 
 from . import texts
+from .inspections import load_inspections
 from .open311 import open311_client
 
 log = logging.getLogger(__name__)
@@ -1039,6 +1040,8 @@ def load_demo(
         replay = generate_cases(cast=cast, count=cases, rng=rng, anchor=anchor)
         if replay.failed:
             say(f"  {replay.failed} stories stopped early (see the log)")
+        say("Inspection rounds: standards, sites, undercover rounds, rectification, look-back …")
+        load_inspections(cast=cast, rng=random.Random(seed + 1), anchor=anchor, photo=_photo)
         DemoLoad.objects.create(seed=seed, cases=cases, anchor=anchor)
     # What the worker does on its next round: due reminders, urging, look-back calls.
     sweep(now=timezone.now())
@@ -1084,4 +1087,11 @@ def demo_counts(now: dt.datetime | None = None) -> dict[str, int]:
     ).count()
     counts["cases.overdue_now"] = Case.objects.filter(overdue_q(now)).count()
     counts["notices"] = Notice.objects.count()
+    from civicloop.inspections.models import Finding, Round, Visit
+
+    counts["inspections.rounds"] = Round.objects.count()
+    counts["inspections.visits"] = Visit.objects.count()
+    counts["inspections.findings"] = Finding.objects.count()
+    counts["inspections.findings_recurred"] = Finding.objects.filter(recurrence_of__isnull=False).count()
+    counts["inspections.rectification_cases"] = Case.objects.filter(finding__isnull=False).count()
     return counts

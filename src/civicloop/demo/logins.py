@@ -68,7 +68,25 @@ def _hint(username: str, user: User) -> str:
         case = _newest(policy.visible_cases(user), condition)
         if case is not None:
             return f"{what}: {_case_page(case)}"
-    return ""
+    return _inspection_hint(username, user)
+
+
+def _inspection_hint(username: str, user: User) -> str:
+    """The campaign office's latest published round (rankings, bulletin, look-back)."""
+    from civicloop.inspections.models import RoundStatus
+
+    if username != "campaign":
+        return ""
+    rnd = (
+        policy.visible_rounds(user)
+        .filter(status=RoundStatus.PUBLISHED, lookback_of=None, lookbacks__isnull=False)
+        .order_by("-period_end", "-pk")
+        .first()
+    )
+    if rnd is None:
+        return ""
+    page = reverse("inspections:round_detail", kwargs={"round_id": rnd.pk})
+    return f"an undercover round with its findings, look-back and bulletin: {page}"
 
 
 def login_lines() -> list[LoginLine]:

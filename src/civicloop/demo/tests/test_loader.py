@@ -125,7 +125,8 @@ def test_every_timeline_is_a_chain_of_real_transitions_in_time_order(loaded) -> 
 
 
 def test_descriptions_fit_their_categories(loaded) -> None:
-    for case in Case.objects.select_related("category"):
+    # Rectification cases of inspection findings carry the finding's text (tested below).
+    for case in Case.objects.filter(finding__isnull=True).select_related("category"):
         code = case.category.code
         if case.source == Source.LOOKBACK:
             notes = texts.LOOKBACK_FAIL_NOTES.get(code, texts.LOOKBACK_FAIL_NOTES["default"])
@@ -178,3 +179,40 @@ def test_every_login_starts_on_the_page_the_banner_names(loaded, client) -> None
         client.logout()
     # Pinned in every history: the resident's own reports and a recurrence for the inspector.
     assert {line.username for line in lines if line.hint} >= {"resident", "inspector"}
+
+
+def test_the_inspection_chain_is_there(loaded) -> None:
+    """Two standards, a published undercover round with findings and rectification cases (closed
+    in time, late, still open), its look-back with recurrences, rankings and a bulletin, and an
+    open round under way for the demo inspector."""
+    from civicloop.inspections.models import (
+        Bulletin, Finding, Round, RoundKind, RoundStatus, Standard, StandardStatus, Visit,
+    )
+    from civicloop.inspections.rankings import round_ranking
+    from civicloop.inspections.rectification import FindingState, findings_with_state
+
+    assert Standard.objects.filter(status=StandardStatus.PUBLISHED).count() == 2
+    undercover = Round.objects.filter(kind=RoundKind.UNDERCOVER, status=RoundStatus.PUBLISHED, lookback_of=None)
+    assert undercover.count() == 2
+    october = undercover.order_by("-period_end").first()
+    findings = Finding.objects.filter(visit__location__round=october)
+    assert findings.count() >= 10
+    assert not findings.filter(case__isnull=True).exists()
+    states = {f.state for f in findings_with_state(findings, now=ANCHOR)}
+    assert {FindingState.RECTIFIED_IN_TIME, FindingState.RECTIFIED_LATE} <= states
+    assert states & {FindingState.OPEN, FindingState.OVERDUE}
+    assert Visit.objects.filter(location__round=october, off_site=True).exists()
+    lookback = Round.objects.get(lookback_of=october)
+    assert lookback.status == RoundStatus.PUBLISHED
+    recurred = Finding.objects.filter(visit__location__round=lookback, recurrence_of__isnull=False)
+    assert recurred.exists()
+    for finding in recurred.select_related("case", "recurrence_of__case"):
+        assert finding.case.source == Source.LOOKBACK
+        assert finding.case.recurrence_of_id == finding.recurrence_of.case_id
+    for level in ("community", "street", "district", "unit"):
+        assert round_ranking(october, level)
+    assert Bulletin.objects.filter(round=october).exists()
+    current = Round.objects.get(kind=RoundKind.OPEN, status=RoundStatus.ACTIVE)
+    inspector = User.objects.get(username="inspector")
+    assert current.locations.filter(inspector=inspector, status="pending").exists()
+    assert current.locations.filter(status="done").exists()
