@@ -45,7 +45,13 @@ from civicloop.inspections.models import (
     Stratify,
 )
 from civicloop.inspections.sites import sites_from_places
-from civicloop.inspections.visits import CheckInput, PhotoInput, RecheckInput, earlier_findings, visit_submit
+from civicloop.inspections.visits import (
+    CheckInput,
+    PhotoInput,
+    RecheckInput,
+    earlier_findings,
+    visit_submit,
+)
 from civicloop.notifications.services import muted
 from civicloop.org.models import Role, RoleAssignment, User
 from civicloop.places.models import Area, AreaKind

@@ -491,6 +491,9 @@ class ItemCheck(models.Model):
         verbose_name_plural = _("item checks")
         constraints = [models.UniqueConstraint(fields=["visit", "item"], name="inspections_check_once_per_item")]
 
+    def __str__(self) -> str:
+        return f"{self.visit_id}:{self.item_id} ×{self.occurrences}"
+
 
 class Finding(models.Model):
     """A problem found: an item check that deducted points or hit a veto.
@@ -539,6 +542,9 @@ class Recheck(models.Model):
         verbose_name_plural = _("look-back checks")
         constraints = [models.UniqueConstraint(fields=["visit", "finding"], name="inspections_recheck_once")]
 
+    def __str__(self) -> str:
+        return f"{self.visit_id}:{self.finding_id} {'recurred' if self.recurred else 'fixed'}"
+
 
 def _visit_photo_path(instance: VisitPhoto, filename: str) -> str:
     return f"inspections/{instance.visit_id}/{instance.sha256[:24]}.jpg"
@@ -574,6 +580,9 @@ class VisitPhoto(models.Model):
         ordering = ["visit", "id"]
         verbose_name = _("visit photo")
         verbose_name_plural = _("visit photos")
+
+    def __str__(self) -> str:
+        return f"{self.visit_id} {self.sha256[:12]}"
 
 
 # ---- bulletins (通报) ---------------------------------------------------------------------------

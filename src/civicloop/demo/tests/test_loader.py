@@ -186,7 +186,14 @@ def test_the_inspection_chain_is_there(loaded) -> None:
     in time, late, still open), its look-back with recurrences, rankings and a bulletin, and an
     open round under way for the demo inspector."""
     from civicloop.inspections.models import (
-        Bulletin, Finding, Round, RoundKind, RoundStatus, Standard, StandardStatus, Visit,
+        Bulletin,
+        Finding,
+        Round,
+        RoundKind,
+        RoundStatus,
+        Standard,
+        StandardStatus,
+        Visit,
     )
     from civicloop.inspections.rankings import round_ranking
     from civicloop.inspections.rectification import FindingState, findings_with_state
