@@ -226,7 +226,10 @@ def duplicate_candidates(*, category: Category, lat: float, lon: float, at: dt.d
     window = dt.timedelta(hours=float(settings.CIVICLOOP["DUPLICATE_WINDOW_HOURS"]))
     dlat = radius / 111_320.0
     dlon = radius / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    # A rectification case of an inspection finding is no resident's problem to join: its
+    # text and photos are the inspection's (see org.policy.public_cases).
     rows = Case.objects.filter(
+        finding__isnull=True,
         category=category,
         state__in=list(OPEN_FOR_REPORTERS),
         reported_at__gte=when - window,

@@ -508,6 +508,7 @@ def round_update(*, round: Round, by: Any, version: int | None = None, **changes
                     field="area",
                 )
     chosen = clean.pop("standards", None)
+    area_moved = "area" in clean and clean["area"].pk != rnd.area_id
     fields = list(clean)
     for key, value in clean.items():
         setattr(rnd, key, value)
@@ -516,9 +517,13 @@ def round_update(*, round: Round, by: Any, version: int | None = None, **changes
     if changed and rnd.drawn_at is not None:
         _drop_sample(rnd)
         fields += ["seed", "frame", "drawn_at"]
-    if "area" in fields:
+    if area_moved and not clean["area"].path.startswith(rnd.owner_path):
+        # Moved out of its owner's area: it belongs to the mover's office now. Otherwise the owner
+        # stays (an admin saving a city round of a district must not hand it to that district).
         rnd.owner_path = policy.round_owner_path(by, clean["area"].path)
-        fields += ["area_path", "owner_path"]
+        fields.append("owner_path")
+    if "area" in fields:
+        fields.append("area_path")
     _bump(rnd, *fields)
     return rnd
 

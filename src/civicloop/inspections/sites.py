@@ -265,6 +265,7 @@ def site_update(*, site: Site, by: Any, **changes: Any) -> Site:
         required=False,
     )
     site_unit = _unit(changes["unit"]) if "unit" in changes else site.unit
+    _require_history_kept(site, location_type, new_area, site_unit)
     active = bool(changes.get("active", site.active))
     _require_name_free(area=new_area, location_type=location_type, name=name, exclude=site.pk)
     site.name, site.location_type, site.area, site.address, site.unit, site.active = (
@@ -279,6 +280,30 @@ def site_update(*, site: Site, by: Any, **changes: Any) -> Site:
         site.set_geometry(geom)
     site.save()
     return site
+
+
+def _require_history_kept(site: Site, location_type: str, area: Any, unit: Any) -> None:
+    """Rankings, bulletins and who may see a round read a site's type, area and unit: once a
+    closed or published round has inspected the site, those stay as they were (register a
+    new site instead)."""
+    changed = [
+        field
+        for field, now in (
+            ("location_type", location_type != site.location_type),
+            ("area", area.pk != site.area_id),
+            ("unit", getattr(unit, "pk", None) != site.unit_id),
+        )
+        if now
+    ]
+    if not changed:
+        return
+    if site.round_locations.filter(round__status__in=[RoundStatus.CLOSED, RoundStatus.PUBLISHED]).exists():
+        raise ValidationFailed(
+            _(
+                "Closed or published rounds have inspected this site: its type, area and unit stay as they were. Register a new site and take this one out of future samples."
+            ),
+            field=changed[0],
+        )
 
 
 def site_deactivate(*, site: Site, by: Any) -> Site:

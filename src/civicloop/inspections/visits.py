@@ -771,7 +771,9 @@ def _submit(
         raise ConflictError(
             _("“%(site)s” has already been inspected in this round.") % {"site": location.site.name}
         ) from None
-    point = (visit.lat, visit.lon) if place else _site_point(location)
+    # Where the problem is: the visit's position when it was taken at the site, else the site's
+    # own point (a visit recorded away from the site must not send a rectification case there).
+    point = (visit.lat, visit.lon) if place and not visit.off_site else _site_point(location)
 
     # Two INSERTs for all the checks and their findings (both databases return the new ids).
     rows: list[tuple[Item, CheckInput, ItemCheck, Any]] = []
@@ -815,8 +817,8 @@ def _submit(
                 deduction=original.deduction,
                 description=(recheck.note or original.description)[:MAX_CHECK_TEXT],
                 unit_id=original.unit_id,
-                lat=point[0] if place else original.lat,
-                lon=point[1] if place else original.lon,
+                lat=point[0] if place and not visit.off_site else original.lat,
+                lon=point[1] if place and not visit.off_site else original.lon,
                 recurrence_of=original,
             )
     originals = {f.pk: f for f, _r in plan.rechecks}

@@ -140,12 +140,15 @@ def visible_units(user: Any) -> QuerySet[Unit]:
 
 
 def public_cases() -> QuerySet[Case]:
-    """Cases anyone may list without an account (Open311 GeoReport v2): all of them, because
-    only public fields (category, place, state, dates, the unit, public notes) leave through
-    that door. Contacts and identities never do."""
+    """Cases anyone may list without an account (Open311 GeoReport v2): every case but the
+    rectification cases of inspection findings, because only public fields (category, place,
+    state, dates, the unit, public notes) leave through that door, and a finding's case carries
+    the inspection's results (round, site, finding, the inspector's photos), which stay with
+    the staff who may see the round (``round_results_visible``). Contacts and identities never
+    leave either."""
     from civicloop.cases.models import Case
 
-    return Case.objects.all()
+    return Case.objects.filter(finding__isnull=True)
 
 
 MODERATORS = {Role.DISPATCHER}

@@ -387,3 +387,18 @@ def test_a_voided_case_leaves_its_finding_open(city):
         case=case, by=city.users["dispatcher"], reason="误报", at=local(2026, 11, 25, 12, 0)
     )
     assert finding_state(parking, local(2026, 12, 20, 9, 0)) == FindingState.OPEN
+
+
+def test_rectification_cases_stay_out_of_public_lists_and_are_not_joined_by_residents(city):
+    """Open311 lists (policy.public_cases) and duplicate detection leave a finding's case out:
+    its text and photos are the inspection's results."""
+    from civicloop.cases.actions import duplicate_candidates
+    from civicloop.org import policy
+
+    rnd = inspected_round(city)
+    cases = list(Case.objects.filter(finding__visit__location__round=rnd))
+    assert cases
+    assert not policy.public_cases().filter(pk__in=[c.pk for c in cases]).exists()
+    for case in cases:
+        found = duplicate_candidates(category=case.category, lat=case.lat, lon=case.lon, at=case.reported_at)
+        assert case.pk not in {c.pk for c, _d in found}

@@ -393,3 +393,17 @@ def test_sites_from_places_numbers_mapped_places_of_one_name(city):
         "1号院 (3)",
     ]
     assert sites_from_places(by=city.users["campaign_office"]) == 0
+
+
+def test_a_site_a_published_round_inspected_keeps_its_type_area_and_unit(city):
+    from .round_helpers import make_round
+
+    rnd = make_round(city, status="published")
+    site = rnd.locations.select_related("site").first().site
+    by = city.users["campaign_office"]
+    for change in ({"unit": city.units["ylj"]}, {"location_type": "market"}, {"area": site.area.parent}):
+        with pytest.raises(ValidationFailed) as refused:
+            site_update(site=site, by=by, **change)
+        assert refused.value.field == next(iter(change))
+    renamed = site_update(site=site, by=by, name=site.name + "（东段）", address="东段")
+    assert renamed.address == "东段"

@@ -180,3 +180,21 @@ def test_a_district_office_inspected_by_a_city_round_does_not_own_it(city):
     assert policy.may_manage_round(district_office, own)
     assert policy.may_manage_round(city.users["campaign_office"], own)
     assert policy.visible_rounds(city.users["campaign_office"]).filter(pk=own.pk).exists()
+
+
+def test_saving_a_plan_does_not_hand_the_round_to_the_district_it_inspects(city):
+    """An admin saves the plan of the city's round of district A (the form always posts the
+    area): the round stays the city's, so district A's office still knows nothing of it."""
+    from civicloop.inspections.rounds import round_update
+    from civicloop.org.models import Role, RoleAssignment, User
+
+    district_office = User.objects.create_user(username="district_office2", password="pw")
+    RoleAssignment.objects.create(user=district_office, role=Role.CAMPAIGN_OFFICE, area=city.areas["dA"])
+    rnd = make_round(city, area="dA", draw=False)
+    assert rnd.owner_path == city.areas["city"].path
+    rnd = round_update(round=rnd, by=city.users["admin"], area=city.areas["dA"], name="改个名字")
+    assert rnd.owner_path == city.areas["city"].path
+    rnd = round_update(round=rnd, by=city.users["admin"], area=city.areas["sA"])
+    assert rnd.owner_path == city.areas["city"].path
+    assert not policy.visible_rounds(district_office).filter(pk=rnd.pk).exists()
+    assert not policy.may_manage_round(district_office, rnd)

@@ -194,11 +194,20 @@ def test_a_visit_far_from_the_site_is_flagged_off_site(city, active):
     location = location_of(active, "c1_old", city)
     lat, lon = site_point(location.site)
     visit = submit(
-        location, city.users["inspector"], lat=lat + 0.005, lon=lon, accuracy_m=12
+        location,
+        city.users["inspector"],
+        lat=lat + 0.005,
+        lon=lon,
+        accuracy_m=12,
+        checks=checks_for(location, s1_i1={"occurrences": 1}),
+        photos=photos_for(items_of(location)["s1_i1"]),
     )  # about 560 m north
     assert visit.off_site is True
     assert 400 < visit.distance_m < 600
     assert visit.accuracy_m == 12
+    # The problem is at the site, not where the phone was: its case goes to the site.
+    (finding,) = visit.findings.all()
+    assert (finding.lat, finding.lon) == site_point(location.site)
 
 
 def test_a_visit_just_outside_within_the_tolerance_is_not_flagged(city, active):
