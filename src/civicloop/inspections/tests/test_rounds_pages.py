@@ -797,3 +797,13 @@ def test_the_round_page_query_count_does_not_grow_with_locations(
         with django_assert_max_num_queries(30) as big_queries:
             client.get(detail(big))
         assert len(big_queries.captured_queries) == len(small_queries.captured_queries), key
+
+
+def test_a_visit_without_a_position_is_marked_no_gps_not_on_site(city):
+    rnd = make_round(city, status=RoundStatus.ACTIVE)
+    submit(location_of(rnd, "c1_old", city), city.users["inspector"], lat=None, lon=None)
+    page = html(login(city, "campaign_office").get(detail(rnd)))
+    row = page[page.index(f'id="loc-{location_of(rnd, "c1_old", city).pk}"') :].split("</tr>")[0]
+    assert "no GPS" in row
+    other = page[page.index(f'id="loc-{location_of(rnd, "c1_old2", city).pk}"') :].split("</tr>")[0]
+    assert "no GPS" not in other

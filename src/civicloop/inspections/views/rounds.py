@@ -468,6 +468,7 @@ class LocationRow:
     off_site: bool
     vetoed: bool
     inspect_url: str
+    no_gps: bool = False  # inspected, but the visit carries no position to check
 
 
 def _locations(rnd: Round) -> list[RoundLocation]:
@@ -509,6 +510,7 @@ def _detail(
             score=visits[loc.pk].score if loc.pk in visits else None,
             off_site=visits[loc.pk].off_site if loc.pk in visits else False,
             vetoed=visits[loc.pk].vetoed if loc.pk in visits else False,
+            no_gps=loc.pk in visits and visits[loc.pk].distance_m is None,
             inspect_url=reverse("inspections:inspect_location", kwargs={"location_id": loc.pk})
             if rnd.status == RoundStatus.ACTIVE
             and loc.status == LocationStatus.PENDING
