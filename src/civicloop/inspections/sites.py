@@ -34,6 +34,7 @@ from .rounds import _text
 
 OLD_COMMUNITY_BEFORE = 2000  # compounds built before this year are old communities (老旧小区)
 SITE_AREA_KINDS = (AreaKind.COMMUNITY, AreaKind.STREET)
+MAX_GEOJSON_CHARS = 1_000_000  # a site is a street or a compound, not a province
 _CHANGEABLE = {"name", "location_type", "geometry", "unit", "area", "address", "active"}
 
 
@@ -48,9 +49,15 @@ def parse_geometry(value: Any) -> BaseGeometry:
     else:
         data = value
         if isinstance(data, str | bytes):
+            if len(data) > MAX_GEOJSON_CHARS:
+                raise ValidationFailed(
+                    _("The geometry is too large: at most %(max)d characters of GeoJSON.")
+                    % {"max": MAX_GEOJSON_CHARS},
+                    field="geometry",
+                )
             try:
                 data = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValidationFailed(
                     _("The geometry is not valid GeoJSON."), field="geometry"
                 ) from None

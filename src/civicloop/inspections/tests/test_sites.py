@@ -407,3 +407,10 @@ def test_a_site_a_published_round_inspected_keeps_its_type_area_and_unit(city):
         assert refused.value.field == next(iter(change))
     renamed = site_update(site=site, by=by, name=site.name + "（东段）", address="东段")
     assert renamed.address == "东段"
+
+
+@pytest.mark.parametrize("text", ["[" * 200_000, '{"type": "Point", "coordinates": [' + "0," * 600_000 + "0]}"])
+def test_deeply_nested_or_huge_geojson_is_refused_with_a_reason(city, text):
+    with pytest.raises(ValidationFailed) as refused:
+        site_create(by=city.users["campaign_office"], name="巷", location_type="back_street", geometry=text)
+    assert refused.value.field == "geometry"

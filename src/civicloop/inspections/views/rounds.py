@@ -873,6 +873,7 @@ class SiteForm(forms.Form):
     )
     address = forms.CharField(label=gettext_lazy("Address"), required=False, max_length=200)
     geometry = forms.CharField(
+        max_length=1_000_000,
         label=gettext_lazy("Geometry (GeoJSON, WGS-84)"),
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         help_text=gettext_lazy(
