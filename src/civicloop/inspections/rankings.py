@@ -29,6 +29,14 @@ A **period** (month, quarter) ranks the published regular rounds whose period en
 score is the plain mean of its scores in those rounds where it has one, each round rolled
 up with its own weights.
 
+A period's ranking is the same for every reader, like an official bulletin: its scores,
+ranks, grades and red and black lists are computed over **every** published regular round
+whose period ends in it, whoever reads it. What a reader is shown is then limited to the
+groups he may know of: those with at least one inspected location in a published round he
+may see (``policy.visible_rounds``). The rows shown keep their period-wide ranks (a reader
+may see rank 2 without rank 1), and the red and black lists are drawn from the full ranking
+before they are limited the same way.
+
 All arithmetic is exact (``Fraction`` over the stored two-decimal scores); the score is
 rounded half up to two decimals once, at the end.
 
@@ -36,8 +44,8 @@ rounded half up to two decimals once, at the end.
 ``CIVICLOOP["INSPECTIONS"]["RECURRENCE_PENALTY"]`` points for every finding of the unit
 that recurred at a look-back (``Finding.recurrence_of``), never below 0. The recurrences
 of a round are those found by its published look-back rounds (and, when the round is
-itself a look-back, by the round); those of a period are those found by the published
-look-back rounds, visible to the reader, whose period ends in it. ``RankRow.base_score``
+itself a look-back, by the round); those of a period are those found by every published
+look-back round whose period ends in it (whoever reads it). ``RankRow.base_score``
 keeps the score before the penalty.
 
 Ranks are competition ranks over the rounded score, highest first (1, 1, 3: equal scores
@@ -429,7 +437,8 @@ def round_ranking(round: Round, level: str) -> list[RankRow]:
 # ---- periods --------------------------------------------------------------------------------------
 
 
-def _year(year: Any) -> int:
+def check_year(year: Any) -> int:
+    """A whole year from 2000 to 2100, or ``ValidationFailed`` (field "year")."""
     if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
         raise ValidationFailed(_("Choose a year between 2000 and 2100."), field="year")
     return year
@@ -437,7 +446,7 @@ def _year(year: Any) -> int:
 
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
     """The first and the last day of a month."""
-    year = _year(year)
+    year = check_year(year)
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
         raise ValidationFailed(_("Choose a month from 1 to 12."), field="month")
     following = dt.date(year + (month == 12), month % 12 + 1, 1)
@@ -461,27 +470,32 @@ def check_period(start: Any, end: Any) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def period_rounds(*, user: Any, start: dt.date, end: dt.date) -> QuerySet[Round]:
-    """Published regular rounds the user may see whose period ends in ``[start, end]``."""
-    return (
-        policy.visible_rounds(user)
-        .filter(status=RoundStatus.PUBLISHED, lookback_of__isnull=True, period_end__gte=start, period_end__lte=end)
-        .order_by("period_end", "pk")
-    )
+def _published_ending_in(start: dt.date, end: dt.date, *, lookbacks: bool) -> QuerySet[Round]:
+    return Round.objects.filter(
+        status=RoundStatus.PUBLISHED, lookback_of__isnull=not lookbacks, period_end__gte=start, period_end__lte=end
+    ).order_by("period_end", "pk")
 
 
-def period_lookbacks(*, user: Any, start: dt.date, end: dt.date) -> list[Round]:
-    """Published look-back rounds the user may see whose period ends in ``[start, end]``."""
-    return list(
-        policy.visible_rounds(user)
-        .filter(status=RoundStatus.PUBLISHED, lookback_of__isnull=False, period_end__gte=start, period_end__lte=end)
-        .order_by("period_end", "pk")
-    )
+def period_rounds(*, start: dt.date, end: dt.date) -> QuerySet[Round]:
+    """Every published regular round whose period ends in ``[start, end]``: what the period's
+    scores are computed over, whoever reads them."""
+    return _published_ending_in(start, end, lookbacks=False)
 
 
-def period_recurrences(*, user: Any, start: dt.date, end: dt.date) -> dict[int, int]:
-    """Recurred findings per unit found by the period's published look-backs the user may see."""
-    return _recurrences(period_lookbacks(user=user, start=start, end=end))
+def visible_period_rounds(*, user: Any, start: dt.date, end: dt.date) -> QuerySet[Round]:
+    """The period's rounds (``period_rounds``) the user may see: the ones a page may name."""
+    return period_rounds(start=start, end=end).filter(pk__in=policy.visible_rounds(user).values("pk"))
+
+
+def period_lookbacks(*, start: dt.date, end: dt.date) -> list[Round]:
+    """Every published look-back round whose period ends in ``[start, end]``."""
+    return list(_published_ending_in(start, end, lookbacks=True))
+
+
+def period_recurrences(*, start: dt.date, end: dt.date) -> dict[int, int]:
+    """Recurred findings per unit found by every published look-back of the period (the same
+    for every reader)."""
+    return _recurrences(period_lookbacks(start=start, end=end))
 
 
 def period_bands(rounds: Sequence[Round]) -> list[tuple[str, Decimal]]:
@@ -490,16 +504,64 @@ def period_bands(rounds: Sequence[Round]) -> list[tuple[str, Decimal]]:
     return list(distinct.pop()) if len(distinct) == 1 else bands_for(None)
 
 
-def period_ranking(*, user: Any, start: dt.date, end: dt.date, level: str) -> list[RankRow]:
-    """The groups of the period's rounds (see the module's docstring), ranked."""
+def groups_known_to(user: Any, level: str) -> set[int]:
+    """The keys of the groups at ``level`` the user may know of: those with at least one
+    inspected location in a published round he may see (``policy.visible_rounds``)."""
+    level = check_level(level)
+    inspected = RoundLocation.objects.filter(
+        round__in=policy.visible_rounds(user).filter(status=RoundStatus.PUBLISHED).values("pk"),
+        visit__isnull=False,
+    ).order_by()
+    if level == "unit":
+        return set(
+            inspected.filter(site__unit__isnull=False).values_list("site__unit_id", flat=True).distinct()
+        )
+    paths = set(inspected.values_list("site__area_path", flat=True).distinct())
+    return {area.pk for area in areas_of_kind(paths, level).values()}
+
+
+@dataclass(frozen=True)
+class PeriodRanking:
+    """A period's ranking as one reader is shown it (see the module's docstring)."""
+
+    rows: list[RankRow]  # the groups the reader may know of, with their period-wide ranks
+    red: list[RankRow]  # the period's red list, limited the same way
+    black: list[RankRow]  # the period's black list, limited the same way
+    rounds: list[Round]  # every round the scores count
+    visible_rounds: list[Round]  # those of them the reader may see (and a page may name)
+    bands: list[tuple[str, Decimal]]
+
+
+def period_board(*, user: Any, start: dt.date, end: dt.date, level: str) -> PeriodRanking:
+    """The period's ranking over every published regular round ending in it, limited to the
+    groups ``user`` may know of (see the module's docstring)."""
     level = check_level(level)
     start, end = check_period(start, end)
-    rounds = list(period_rounds(user=user, start=start, end=end))
+    rounds = list(period_rounds(start=start, end=end))
     if not rounds:
-        return []
+        return PeriodRanking(rows=[], red=[], black=[], rounds=[], visible_rounds=[], bands=bands_for(None))
+    bands = period_bands(rounds)
     per_round = [(r, type_weights_for(r)) for r in rounds]
-    recurrences = period_recurrences(user=user, start=start, end=end) if level == "unit" else {}
-    return _rows(per_round, scored_locations(rounds), level, period_bands(rounds), recurrences)
+    recurrences = period_recurrences(start=start, end=end) if level == "unit" else {}
+    rows = _rows(per_round, scored_locations(rounds), level, bands, recurrences)
+    red, black = red_black(rows)
+    seen = set(visible_period_rounds(user=user, start=start, end=end).values_list("pk", flat=True))
+    if len(seen) < len(rounds):
+        # Every group ranked has a scored location in one of the rounds: a reader who sees
+        # them all knows every group; anyone else is shown only the groups he knows of.
+        known = groups_known_to(user, level)
+        rows = [r for r in rows if r.key in known]
+        red = [r for r in red if r.key in known]
+        black = [r for r in black if r.key in known]
+    return PeriodRanking(
+        rows=rows, red=red, black=black, rounds=rounds, visible_rounds=[r for r in rounds if r.pk in seen], bands=bands
+    )
+
+
+def period_ranking(*, user: Any, start: dt.date, end: dt.date, level: str) -> list[RankRow]:
+    """The rows of ``period_board``: the period's groups the user may know of, ranked over
+    every published regular round of the period."""
+    return period_board(user=user, start=start, end=end, level=level).rows
 
 
 # ---- one round's locations ----------------------------------------------------------------------
@@ -516,6 +578,7 @@ class LocationRow:
     off_site: bool
     findings: int
     inspected: bool
+    no_gps: bool = False  # inspected, but recorded without a device position (distance_m empty)
 
 
 def location_rows(round: Round) -> list[LocationRow]:
@@ -549,6 +612,7 @@ def location_rows(round: Round) -> list[LocationRow]:
                 off_site=bool(visit and visit.off_site),
                 findings=int(loc.findings_n),
                 inspected=visit is not None,
+                no_gps=visit is not None and visit.distance_m is None,
             )
         )
     return rows

@@ -570,7 +570,7 @@ def test_period_ranking_means_the_rounds_of_the_period(city, scored_round):
     assert rows["和平社区"].score == D("49.65") and rows["幸福社区"].score == D("70.09")
 
 
-def test_period_ranking_only_counts_published_rounds_the_user_sees(city, scored_round):
+def test_period_ranking_counts_published_rounds_and_shows_groups_the_user_knows(city, scored_round):
     start, end = rankings.month_bounds(2026, 11)
     leader = city.users["leader"]
     # Still being inspected: nobody ranks it, not even its owner.
@@ -584,7 +584,7 @@ def test_period_ranking_only_counts_published_rounds_the_user_sees(city, scored_
     assert [
         r.score for r in rankings.period_ranking(user=leader, start=start, end=end, level="street")
     ] == [D("74.59")]
-    # District B's leader does not see district A's round.
+    # District B's leader sees no round with a location in district A's street office.
     assert (
         rankings.period_ranking(user=city.users["leader_b"], start=start, end=end, level="street")
         == []
@@ -595,3 +595,127 @@ def test_period_ranking_only_counts_published_rounds_the_user_sees(city, scored_
     )
     with pytest.raises(ValidationFailed):
         rankings.period_ranking(user=leader, start=end, end=start, level="street")
+
+
+def district_b_round(city: TestCity) -> Round:
+    """A published round over district B ending on 2026-11-30, like the district-A round.
+
+    Its sites (no type weights, so plain means):
+      c3_street  back  c3  jwc3  70.00
+      c3_old     old   c3  jwc3  60.00
+      西门背街     back  c3  hwc   95.00   (hwc also answers for 和平巷 in district A)
+    """
+    site_create(
+        by=city.users["campaign_office"],
+        name="西门背街",
+        location_type=BACK,
+        geometry=site_box(3.2, 1.7, 3.8, 1.8),
+        unit=city.units["hwc"],
+    )
+    rnd = make_round(city, status=RoundStatus.ACTIVE, area="dB", name="新华区十一月")
+    assert rnd.period_end == dt.date(2026, 11, 30)
+    sites = make_sites(city)
+    record(location_of(rnd, sites["c3_street"]), "70.00")
+    record(location_of(rnd, sites["c3_old"]), "60.00")
+    record(location_of(rnd, Site.objects.get(name="西门背街")), "95.00")
+    return advance(city, rnd, RoundStatus.PUBLISHED)
+
+
+def test_a_period_ranks_the_same_for_every_reader(city, scored_round):
+    advance(city, scored_round, RoundStatus.PUBLISHED)
+    district_b_round(city)
+    leader, leader_b = city.users["leader"], city.users["leader_b"]
+    start, end = rankings.month_bounds(2026, 11)
+
+    def board(user, level):
+        return rankings.period_board(user=user, start=start, end=end, level=level)
+
+    def ranks(rows):
+        return [(r.name, r.score, r.rank) for r in rows]
+
+    # Communities over both rounds: 幸福社区 80.19, 团结社区 (70 + 60 + 95) / 3 = 75.00,
+    # 和平社区 63.94. District B's leader sees only 团结社区, with its city-wide rank 2.
+    city_wide = board(leader, "community")
+    assert ranks(city_wide.rows) == [
+        ("幸福社区", D("80.19"), 1),
+        ("团结社区", D("75.00"), 2),
+        ("和平社区", D("63.94"), 3),
+    ]
+    assert [r.name for r in city_wide.red] == ["幸福社区"]
+    assert [r.name for r in city_wide.black] == ["和平社区"]
+    seen_from_b = board(leader_b, "community")
+    assert ranks(seen_from_b.rows) == [("团结社区", D("75.00"), 2)]
+    assert seen_from_b.rows[0] == city_wide.rows[1]
+    # The lists are drawn from the whole ranking, then limited: none of them is his to see.
+    assert seen_from_b.red == [] and seen_from_b.black == []
+    assert [r.name for r in seen_from_b.visible_rounds] == ["新华区十一月"]
+    assert len(seen_from_b.rounds) == 2 and seen_from_b.bands == city_wide.bands
+
+    # Units: hwc has 和平巷 (vetoed, 0) in district A and 西门背街 (95) in district B:
+    # (0 + 95) / 2 = 47.50 for both readers, never 95 for district B's leader.
+    u = city.units
+    units = {r.key: r for r in board(leader, "unit").rows}
+    assert [(k, r.score, r.rank) for k, r in units.items()] == [
+        (u["wy"].pk, D("90.00"), 1),
+        (u["jdA"].pk, D("83.38"), 2),
+        (u["jwc1"].pk, D("72.88"), 3),
+        (u["jwc3"].pk, D("65.00"), 4),
+        (u["hwc"].pk, D("47.50"), 5),
+    ]
+    units_b = board(leader_b, "unit")
+    assert units_b.rows == [units[u["jwc3"].pk], units[u["hwc"].pk]]
+    # 5 rows: red wy, jdA; black jwc3, hwc. District B's leader sees only the black list.
+    assert units_b.red == [] and units_b.black == units_b.rows
+
+    # Districts: 新华区 75.00 ahead of 老城区 74.59.
+    assert ranks(board(leader_b, "district").rows) == [("新华区", D("75.00"), 1)]
+    assert ranks(board(leader, "district").rows) == [
+        ("新华区", D("75.00"), 1),
+        ("老城区", D("74.59"), 2),
+    ]
+    # period_ranking is the board's rows.
+    assert rankings.period_ranking(user=leader_b, start=start, end=end, level="community") == (
+        seen_from_b.rows
+    )
+
+
+def test_period_recurrences_count_every_published_lookback(city, scored_round):
+    scored_round = advance(city, scored_round, RoundStatus.PUBLISHED)
+    district_b_round(city)
+    finding = Finding.objects.filter(
+        visit__location__round=scored_round, unit=city.units["hwc"]
+    ).first()
+    _published_lookback(city, scored_round, [finding])  # district A's, ends 2026-12-20
+    start, end = rankings.quarter_bounds(2026, 4)
+    assert rankings.period_recurrences(start=start, end=end) == {city.units["hwc"].pk: 1}
+    hwc = city.units["hwc"].pk
+    # District B's leader cannot see the look-back; it counts against hwc all the same:
+    # 47.50 − 2 = 45.50.
+    for key in ("leader", "leader_b"):
+        rows = {
+            r.key: r
+            for r in rankings.period_ranking(
+                user=city.users[key], start=start, end=end, level="unit"
+            )
+        }
+        assert (rows[hwc].score, rows[hwc].base_score, rows[hwc].recurrences, rows[hwc].rank) == (
+            D("45.50"),
+            D("47.50"),
+            1,
+            5,
+        ), key
+
+
+def test_groups_known_to_a_reader(city, scored_round):
+    advance(city, scored_round, RoundStatus.PUBLISHED)
+    district_b_round(city)
+    a, u = city.areas, city.units
+    assert rankings.groups_known_to(city.users["leader_b"], "community") == {a["c3"].pk}
+    assert rankings.groups_known_to(city.users["leader_b"], "street") == {a["sB"].pk}
+    assert rankings.groups_known_to(city.users["leader_b"], "unit") == {u["jwc3"].pk, u["hwc"].pk}
+    assert rankings.groups_known_to(city.users["leader"], "community") == {
+        a["c1"].pk,
+        a["c2"].pk,
+        a["c3"].pk,
+    }
+    assert rankings.groups_known_to(city.users["outsider"], "district") == set()

@@ -11,11 +11,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from civicloop.inspections.models import Finding, Round, RoundKind, RoundStatus
+from civicloop.inspections.models import Finding, Round, RoundKind, RoundStatus, Visit
 
 from .round_helpers import advance, make_round
 from .test_evaluation import PERIOD, loop_cases  # noqa: F401 (a fixture)
-from .test_rankings import _published_lookback, lane_site, score_district_a
+from .test_rankings import _published_lookback, district_b_round, lane_site, score_district_a
 
 pytestmark = pytest.mark.django_db
 
@@ -142,6 +142,36 @@ def test_rankings_for_a_month_and_a_quarter(city, published):
     assert ranking_rows(html) == [("1", "东关街道", "74.59", "C")]
     html = client.get(RANKINGS, {"scope": "month", "month": "2026-10"}).content.decode()
     assert "No published round of yours ends in this period." in html
+
+
+def test_a_month_ranks_the_same_for_every_reader(city, published):
+    district_b_round(city)
+    query = {"scope": "month", "month": "2026-11"}
+    html = client_for(city, "leader").get(RANKINGS, query).content.decode()
+    assert ranking_rows(html) == [
+        ("1", "幸福社区", "80.19", "B"),
+        ("2", "团结社区", "75.00", "B"),
+        ("3", "和平社区", "63.94", "C"),
+    ]
+    assert "2 published rounds" in html
+    # District B's leader: the same score and rank for 团结社区, nothing of district A's
+    # communities or round, not even in the red and black lists or the chart.
+    html = client_for(city, "leader_b").get(RANKINGS, query).content.decode()
+    assert ranking_rows(html) == [("2", "团结社区", "75.00", "B")]
+    assert "幸福社区" not in html and "和平社区" not in html and published.name not in html
+    assert "1 published round" in html and "新华区十一月" in html
+    chart = json.loads(
+        re.search(
+            r'<script id="ranking-chart" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert chart["labels"] == ["团结社区"] and chart["scores"] == ["75.00"]
+    html = client_for(city, "leader_b").get(RANKINGS, {**query, "level": "unit"}).content.decode()
+    assert [r[1:3] for r in ranking_rows(html)] == [
+        (city.units["jwc3"].name, "65.00"),
+        (city.units["hwc"].name, "47.50"),
+    ]
+    assert city.units["wy"].name not in html
 
 
 def test_xlsx_download_of_the_table(city, published):
@@ -274,6 +304,24 @@ def test_round_results_per_location(city, published, django_assert_max_num_queri
     assert reverse("inspections:rankings") + f"?scope=round&amp;round={published.pk}" in html
 
 
+def test_round_results_say_when_a_visit_had_no_gps(city, published):
+    # The test visits are written without a position; give all but 幸福里小区 one.
+    Visit.objects.filter(location__round=published).exclude(
+        location__site__name="幸福里小区"
+    ).update(distance_m=12.5)
+    html = client_for(city, "leader").get(results_url(published)).content.decode()
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(
+            r'<th scope="row">([^<]+)</th>.*?</tr>', table(html, "ir-locations"), re.S
+        )
+    }
+    away_column = {name: re.findall(r"<td>(.*?)</td>", row)[-1] for name, row in rows.items()}
+    assert away_column["幸福里小区"] == '<span class="muted">no GPS</span>'
+    assert away_column["光明小区"] == "No"
+    assert "Away from the site" in away_column["和平巷"]  # off site wins
+
+
 def test_round_results_of_a_missing_round(city):
     assert (
         client_for(city, "admin")
@@ -339,6 +387,9 @@ def test_unit_evaluation_by_month_and_recurrences(city, loop_cases, published): 
         ({"start": "2026-11-01"}, "Give both the first and the last day of the period."),
         ({"start": "2026-02-30", "end": "2026-03-01"}, "Enter a valid date."),
         ({"start": "2020-01-01", "end": "2026-01-01"}, "A period is at most three years long."),
+        ({"start": "9999-01-01", "end": "9999-12-31"}, "Choose a year between 2000 and 2100."),
+        ({"start": "0001-01-01", "end": "2026-11-30"}, "Choose a year between 2000 and 2100."),
+        ({"start": "2026-11-01", "end": "2101-01-01"}, "Choose a year between 2000 and 2100."),
     ],
 )
 def test_bad_unit_evaluation_input_is_explained(city, query, message):

@@ -3,7 +3,9 @@
 * ``/inspections/rankings/`` (``inspections:rankings``): the ranking of communities, streets,
   districts or units for one published round, a month or a quarter, with the red and black
   lists (红黑榜), the grade bands and a chart; ``inspections:rankings_xlsx`` downloads the
-  table. Staff of every role, over the published rounds ``org.policy`` lets them see.
+  table. Staff of every role: a round's ranking when ``org.policy`` lets them see the round;
+  a month's or a quarter's is computed over every published round of the period (the same
+  for every reader) and shows the groups the reader may know of (``rankings.period_board``).
 * ``/inspections/rounds/<id>/results/`` (``inspections:round_results``): each sampled
   location's result, when ``policy.round_results_visible``.
 * ``/inspections/units/`` (``inspections:unit_evaluation``): the GB/T 30428.4 evaluation of
@@ -229,17 +231,19 @@ def _resolve(request: HttpRequest) -> tuple[RankingForm, dict[str, Any], int]:
                 start, end = rankings.month_bounds(*data["month_value"])
             else:
                 start, end = rankings.quarter_bounds(*data["quarter_value"])
-            used = list(rankings.period_rounds(user=user, start=start, end=end))
-            rows = rankings.period_ranking(user=user, start=start, end=end, level=level)
-            bands = rankings.period_bands(used) if used else rankings.bands_for(None)
-            context.update(period=(start, end), rounds_used=used, heading="")
-            if not used:
+            # The same scores, ranks and lists for every reader (over every published round
+            # of the period); the rows are limited to the groups the reader may know of.
+            board = rankings.period_board(user=user, start=start, end=end, level=level)
+            rows, red, black, bands = board.rows, board.red, board.black, board.bands
+            context.update(period=(start, end), rounds_used=board.visible_rounds, heading="")
+            if not board.visible_rounds and not rows:
                 context["empty"] = _("No published round of yours ends in this period.")
     except ValidationFailed as exc:
         _add_error(form, exc, exc.field or "")
         context["rows"] = None
         return form, context, 400
-    red, black = rankings.red_black(rows)
+    if data["scope"] == "round":
+        red, black = rankings.red_black(rows)
     context.update(
         rows=rows,
         red=red,
@@ -386,6 +390,13 @@ class EvaluationForm(forms.Form):
             if not (start and end):
                 self.add_error("start" if not start else "end", _("Give both the first and the last day of the period."))
                 return data
+            for name, day in (("start", start), ("end", end)):
+                try:
+                    rankings.check_year(day.year)
+                except ValidationFailed as exc:
+                    self.add_error(name, exc.message)
+            if self.errors:
+                return data
             try:
                 rankings.check_period(start, end)
             except ValidationFailed as exc:
@@ -436,7 +447,7 @@ def unit_evaluation(request: HttpRequest) -> HttpResponse:
     except ValidationFailed as exc:
         context["error"] = exc.message
         return render(request, "inspections/results/units.html", context, status=400)
-    recurrences = rankings.period_recurrences(user=user, start=first, end=last)
+    recurrences = rankings.period_recurrences(start=first, end=last)
     labels = dict(evaluation.RATES)
     context.update(
         first=first,

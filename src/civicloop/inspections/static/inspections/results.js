@@ -6,6 +6,14 @@
 (function () {
   "use strict";
 
+  function esc(text) {
+    var format = window.echarts && window.echarts.format;
+    if (format && format.encodeHTML) return format.encodeHTML(String(text));
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
   function draw() {
     var source = document.getElementById("ranking-chart");
     var el = document.getElementById("chart-ranking");
@@ -21,9 +29,11 @@
       tooltip: {
         trigger: "axis",
         axisPointer: { type: "shadow" },
+        // The tooltip is HTML: area and unit names may come from imported data and
+        // grades from a round's plan, so every piece is escaped.
         formatter: function (items) {
           var i = items[0].dataIndex;
-          return d.labels[i] + ": " + d.scores[i] + " (" + d.grades[i] + ")";
+          return esc(d.labels[i]) + ": " + esc(d.scores[i]) + " (" + esc(d.grades[i]) + ")";
         }
       },
       xAxis: { type: "value", min: 0, max: 100 },
