@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import account, casepage, dispatch, geo, resident, views, workbench
@@ -9,7 +8,7 @@ urlpatterns = [
     path("t/", views.ticket_lookup, name="ticket_lookup"),
     path("t/<str:ticket_no>/", views.ticket_detail, name="ticket_detail"),
     path("login/", account.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", account.LogoutView.as_view(), name="logout"),
     path("me/", account.me, name="me"),
     path("geo/areas.geojson", geo.areas_geojson, name="areas_geojson"),
 ]

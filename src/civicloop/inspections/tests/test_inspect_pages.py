@@ -376,6 +376,57 @@ def test_submissions_answer_404_409_and_401_as_the_case_may_be(city, active):
     assert Visit.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"answers": "garbage"},
+        {"answers": "[" * 200_000},
+        {"answers": json.dumps({"client_uuid": "not a uuid", "checks": 7})},
+    ],
+)
+def test_a_location_of_a_round_one_may_not_know_of_answers_as_one_that_does_not_exist(city, data):
+    """Before the body is read: probing ids with any body tells nothing about hidden rounds."""
+    hidden = make_round(city, status=RoundStatus.DRAFT)  # undercover, not started
+    location = location_of(hidden, "c1_old", city)
+    missing = type(location)(pk=999999)
+    client = client_for(city, "unit_staff", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    there = client.post(submit_url(location), data)
+    nowhere = client.post(submit_url(missing), data)
+    assert there.status_code == nowhere.status_code == 404
+    assert there.content == nowhere.content
+    assert there.json() == {
+        "code": "not_found",
+        "message": nowhere.json()["message"],
+        "field": None,
+    }
+    assert not Visit.objects.exists()
+
+
+def test_answers_nested_too_deeply_or_too_long_are_refused_in_the_users_language(city, active):
+    location = location_of(active, "c1_old", city)
+    client = client_for(city, "inspector", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    for nested in ("[" * 5_000, "[" * 200_000, '{"checks": ' + "[" * 50_000 + "]" * 50_000 + "}"):
+        response = post(client, location, nested)
+        assert response.status_code == 400
+        assert response.json() == {
+            "code": "invalid",
+            "message": "无法读取答卷（不是 JSON）。",
+            "field": "answers",
+        }
+    # A well-formed body, only far longer than any visit's answers: refused before parsing.
+    body = answers(location, note="x" * 200_001)
+    response = post(client_for(city, "inspector"), location, body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "invalid" and error["field"] == "answers"
+    assert error["message"].startswith("The answers are too long")
+    assert not Visit.objects.exists()
+    # Long notes within the limit still pass on to the checks of the visit.
+    response = post(client_for(city, "inspector"), location, answers(location, note="x" * 3_000))
+    assert response.status_code == 201, response.content
+
+
 def test_the_campaign_office_gets_403_not_404_for_a_round_it_owns(city, active):
     location = location_of(active, "c1_old", city)
     response = post(client_for(city, "campaign_office"), location, answers(location))
@@ -417,7 +468,8 @@ def test_visit_photos_are_served_to_those_who_may_see_the_results(city, active):
         response = client_for(city, who).get(url)
         assert response.status_code == 200 and response["Content-Type"] == "image/jpeg", who
         assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
-        assert response["Cache-Control"] == "private, max-age=3600"
+        # Never kept by the browser: the next person on a shared phone must not find it.
+        assert response["Cache-Control"] == "private, no-store"
     for who in ("unit_staff", "community_staff", "dispatcher", "outsider", None):
         assert client_for(city, who).get(url).status_code == 404, who
     assert (
@@ -443,6 +495,22 @@ def test_the_service_worker_is_served_from_inspect_with_the_assets_it_keeps(city
         '"/static/inspections/inspect.js"' in body and '"/static/vendor/leaflet/leaflet.js"' in body
     )
     assert 'var SCOPE = "/inspect/"' in body
+    # The copy only when the network fails, never because it is slow; one user's pages only.
+    assert "setTimeout" not in body and "Promise.race" not in body
+    assert '"X-Inspect-User"' in body
+
+
+def test_the_pages_name_their_user_for_the_service_worker(city, active):
+    location = location_of(active, "c1_old", city)
+    client = client_for(city, "inspector")
+    user = str(city.users["inspector"].pk)
+    for url in (home_url(), page_url(location)):
+        response = client.get(url)
+        assert response.status_code == 200 and response["X-Inspect-User"] == user, url
+        config = response.context["client"]
+        assert config["user"] == city.users["inspector"].pk
+        assert config["logout_url"] == reverse("web:logout")
+    assert "X-Inspect-User" not in Client().get(home_url())  # sent to log in
 
 
 # ---- ODK / KoboCollect exports ----------------------------------------------------------------------------------
@@ -482,6 +550,12 @@ def test_an_export_with_row_errors_shows_them_and_imports_nothing(city, active):
         and "No location “L424242” in this round." in html
     )
     assert not Visit.objects.exists()
+
+
+def test_the_import_page_speaks_the_users_language(city, active):
+    client = client_for(city, "campaign_office", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = client.get(imports_url(active)).content.decode()
+    assert "提交数据导出文件（CSV 或 XLSX）" in html
 
 
 def test_a_bad_upload_is_refused_on_the_page(city, active):

@@ -6,7 +6,9 @@
   by finding), with the site on a map and the device position. The draft lives in the
   browser (IndexedDB) and is posted to ``…/submit/``, which answers JSON.
 * ``/inspect/sw.js`` — the service worker (scope ``/inspect/``) that keeps these pages and
-  their scripts for reopening without a connection.
+  their scripts for reopening without a connection. Each page names its user in the header
+  ``X-Inspect-User``: the worker keeps the pages of one person only and drops them when
+  another person's page arrives (a shared phone), or when a page sends it to log in.
 * ``/inspections/photos/<id>/`` — a visit photo (private storage), for those who may see
   the round's results.
 * ``/inspections/rounds/<id>/submissions/`` — the round's owners import ODK/KoboCollect exports.
@@ -29,6 +31,7 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -48,6 +51,12 @@ from ..models import (
     VisitPhoto,
 )
 from ..tables import MAX_BYTES
+
+# Whose page this is, for the service worker (inspect/sw.js): it keeps one person's pages.
+USER_HEADER = "X-Inspect-User"
+# The answers of a visit are short (notes of at most a few thousand characters per item);
+# anything longer is refused before it is parsed.
+MAX_ANSWERS_CHARS = 200_000
 
 # ---- the inspector's list ------------------------------------------------------------------------
 
@@ -89,7 +98,7 @@ def inspect_home(request: HttpRequest) -> HttpResponse:
         }
         for loc in locations
     ]
-    return render(
+    response = render(
         request,
         "inspections/inspect/home.html",
         {
@@ -100,6 +109,8 @@ def inspect_home(request: HttpRequest) -> HttpResponse:
             ),
         },
     )
+    response[USER_HEADER] = str(request.user.pk)
+    return response
 
 
 def _client_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -107,6 +118,7 @@ def _client_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "user": request.user.pk,
         "home_url": reverse("inspections:inspect_home"),
+        "logout_url": reverse("web:logout"),
         "sw_url": reverse("inspections:inspect_sw"),
         "submit_url_pattern": reverse(
             "inspections:inspect_submit", kwargs={"location_id": 0}
@@ -268,7 +280,7 @@ def inspect_location(request: HttpRequest, location_id: int) -> HttpResponse:
             for f in findings
         ],
     )
-    return render(
+    response = render(
         request,
         "inspections/inspect/location.html",
         {
@@ -284,6 +296,8 @@ def inspect_location(request: HttpRequest, location_id: int) -> HttpResponse:
             "client": client,
         },
     )
+    response[USER_HEADER] = str(request.user.pk)
+    return response
 
 
 # ---- the submission (JSON) ---------------------------------------------------------------------------------
@@ -316,9 +330,15 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     raw = request.POST.get("answers")
     if not raw:
         raise ValidationFailed(_("The submission has no answers."), field="answers")
+    if len(raw) > MAX_ANSWERS_CHARS:
+        raise ValidationFailed(
+            _("The answers are too long (more than %(max)s characters): shorten the notes.")
+            % {"max": MAX_ANSWERS_CHARS},
+            field="answers",
+        )
     try:
         answers = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ValidationFailed(
             _("The answers could not be read (not JSON)."), field="answers"
         ) from None
@@ -401,7 +421,12 @@ def inspect_submit(request: HttpRequest, location_id: int) -> JsonResponse:
         )
     location = RoundLocation.objects.select_related("round").filter(pk=location_id).first()
     try:
-        if location is None:
+        # Before the body is read: a location whose round the user may not know of gets the
+        # answer of one that does not exist, whatever was sent, so probing ids tells nothing.
+        if (
+            location is None
+            or not policy.visible_rounds(request.user).filter(pk=location.round_id).exists()
+        ):
             raise NotFoundOrForbidden(_("No such location to inspect, or it is not yours."))
         arguments = _parse(request)
         repeated = Visit.objects.filter(
@@ -467,7 +492,8 @@ def visit_photo(request: HttpRequest, photo_id: int) -> HttpResponseBase:
     except FileNotFoundError:
         raise Http404(_("No such photo, or it is not yours to see.")) from None
     response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
+    # Not kept by the browser: on a shared phone the next person must not find it in the cache.
+    response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -476,7 +502,7 @@ def visit_photo(request: HttpRequest, photo_id: int) -> HttpResponseBase:
 
 
 class SubmissionsForm(forms.Form):
-    file = forms.FileField(label=_("Export of the submissions (CSV or XLSX)"))
+    file = forms.FileField(label=gettext_lazy("Export of the submissions (CSV or XLSX)"))
 
 
 @require_http_methods(["GET", "POST"])

@@ -229,6 +229,21 @@
     if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(noop);
   }
 
+  // Logging out on a shared phone: the worker drops the pages it keeps (the next person must
+  // not reopen them without a connection). The drafts stay: they are kept per user, and only
+  // their inspector sees and sends them after logging in again. The server's answer to the
+  // logout (Clear-Site-Data: "cache") empties the browser's own cache.
+  function forgetOnLogout() {
+    if (!CFG.logout_url || !("serviceWorker" in navigator)) return;
+    Array.prototype.forEach.call(document.querySelectorAll("form[action]"), function (form) {
+      if (form.getAttribute("action") !== CFG.logout_url) return;
+      form.addEventListener("submit", function () {
+        var worker = navigator.serviceWorker.controller;
+        if (worker) worker.postMessage({ type: "forget" });
+      });
+    });
+  }
+
   // ---- the list (/inspect/) ----------------------------------------------------------------------
 
   function initHome() {
@@ -691,6 +706,7 @@
   registerWorker();
   var page = document.querySelector("[data-page]");
   var start = function () {
+    forgetOnLogout();
     if (!page) return;
     if (page.dataset.page === "home") initHome();
     else if (page.dataset.page === "location") initLocation();

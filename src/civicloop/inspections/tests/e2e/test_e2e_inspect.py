@@ -186,3 +186,122 @@ def test_the_pages_open_without_a_connection_once_the_list_was_seen(
     finally:
         context.close()
     assert browser_watch.problems() == []
+
+
+KEPT = "(url) => caches.open('civicloop-inspect-v1').then((c) => c.match(url)).then((r) => !!r)"
+
+
+def _worker_context(browser, browser_watch):
+    """A phone context that lets the service worker run (the fixtures' contexts block it)."""
+    from civicloop.web.tests.e2e.conftest import TIMEOUT_MS, VIEWPORTS
+
+    context = browser.new_context(
+        locale="en-GB", timezone_id="Asia/Shanghai", service_workers="allow", **VIEWPORTS["phone"]
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+
+    def new_page():
+        page = context.new_page()
+        page.viewport_kind = "phone"
+        page.on("pageerror", lambda exc: browser_watch.page_errors.append(f"{page.url}: {exc}"))
+        return page
+
+    return context, new_page
+
+
+def _wait_until_kept(page, url, kept=True):
+    for _ in range(100):
+        if page.evaluate(KEPT, url) is kept:
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(f"The service worker {'did not keep' if kept else 'still keeps'} {url}.")
+
+
+def test_a_slow_connection_shows_the_page_of_now_not_the_copy(
+    site, browser, browser_watch, log_in, monkeypatch
+):
+    """Online, the worker waits for the server however long it takes: the copy is only for
+    when there is no connection at all."""
+    import time
+
+    from civicloop.inspections.tests.visit_helpers import submit
+    from civicloop.inspections.views import inspect as inspect_views
+
+    city = site.city
+    rnd = make_round(city, status=RoundStatus.ACTIVE)
+    location = location_of(rnd, "c2_old", city)
+    context, new_page = _worker_context(browser, browser_watch)
+    try:
+        page = new_page()
+        log_in(page, "inspector")
+        page.goto(site.at("/inspect/"))
+        _wait_until_kept(page, site.at(f"/inspect/{location.pk}/"))
+        card = page.locator(f'li.location[data-location="{location.pk}"]')
+        expect(card).to_contain_text("To inspect")
+        # Inspected meanwhile (another phone, say); the server now answers slowly.
+        submit(location, city.users["inspector"], lat=None, lon=None)
+        config = inspect_views._client_config
+
+        def slow(*args, **kwargs):
+            time.sleep(5)  # longer than the worker ever waited before giving the copy
+            return config(*args, **kwargs)
+
+        monkeypatch.setattr(inspect_views, "_client_config", slow)
+        page.reload()
+        expect(card).to_contain_text("Inspected")
+    finally:
+        context.close()
+    assert browser_watch.problems() == []
+
+
+def test_the_kept_pages_go_when_the_inspector_logs_out_or_another_logs_in(
+    site, browser, browser_watch, log_in
+):
+    """A shared phone: logging out drops the pages the worker kept (the drafts stay, per
+    user); so does another person's page. Without a connection they no longer open."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from civicloop.inspections.tests.round_helpers import make_inspector
+
+    city = site.city
+    rnd = make_round(city, status=RoundStatus.ACTIVE)
+    location = location_of(rnd, "c2_old", city)
+    make_inspector(city, "inspector2")
+    kept_page = site.at(f"/inspect/{location.pk}/")
+    context, new_page = _worker_context(browser, browser_watch)
+    try:
+        page = new_page()
+        log_in(page, "inspector")
+        page.goto(site.at("/inspect/"))
+        _wait_until_kept(page, kept_page)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log out").click()
+        _wait_until_kept(page, kept_page, kept=False)
+        assert page.evaluate(KEPT, site.at("/inspect/")) is False
+
+        # Logging out from any other page drops them too (the signed-out page tells the worker).
+        log_in(page, "inspector")
+        page.goto(site.at("/inspect/"))
+        _wait_until_kept(page, kept_page)
+        page.goto(site.at("/cases/"))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log out").click()
+        _wait_until_kept(page, kept_page, kept=False)
+
+        # Kept again; then someone else logs in on the same phone (without logging out).
+        log_in(page, "inspector")
+        page.goto(site.at("/inspect/"))
+        _wait_until_kept(page, kept_page)
+        context.clear_cookies()
+        log_in(page, "inspector2")
+        page.goto(site.at("/inspect/"))
+        expect(page.locator(f'li.location[data-location="{location.pk}"]')).to_have_count(0)
+        _wait_until_kept(page, kept_page, kept=False)
+
+        context.set_offline(True)
+        with pytest.raises(PlaywrightError):
+            new_page().goto(kept_page)
+        context.set_offline(False)
+    finally:
+        context.close()
+    assert browser_watch.problems() == []
