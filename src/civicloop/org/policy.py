@@ -108,12 +108,8 @@ def visible_cases(user: Any) -> QuerySet[Case]:
     paths = area_paths(user, AREA_READERS)
     if paths:
         q |= _area_q(paths)
-    upaths = unit_paths(user)
-    if upaths:
-        units = Q(pk__in=[])
-        for p in upaths:
-            units |= Q(path__startswith=p)
-        unit_ids = Unit.objects.filter(units).values("pk")
+    unit_ids = _unit_ids(user)
+    if unit_ids is not None:
         q |= Q(unit__in=unit_ids)
         q |= Q(pk__in=CaseUnit.objects.filter(unit__in=unit_ids, active=True).values("case_id"))
     if user is not None and getattr(user, "is_authenticated", False):
@@ -137,6 +133,14 @@ def visible_units(user: Any) -> QuerySet[Unit]:
     for p in unit_paths(user):
         q |= Q(path__startswith=p)
     return Unit.objects.filter(q)
+
+
+def _unit_ids(user: Any) -> QuerySet[Unit] | None:
+    """The ids of the units (and their sub-units) a unit staff member works for, as a subquery;
+    None when he works for none."""
+    if not unit_paths(user):
+        return None
+    return visible_units(user).values("pk")
 
 
 def public_cases() -> QuerySet[Case]:
@@ -243,12 +247,8 @@ def visible_rounds(user: Any) -> QuerySet[Round]:
     paths = area_paths(user, ROUND_READERS)
     if paths:
         readers |= _overlapping_q(paths)
-    upaths = unit_paths(user)
-    if upaths:
-        units = Q(pk__in=[])
-        for p in upaths:
-            units |= Q(path__startswith=p)
-        unit_ids = Unit.objects.filter(units).values("pk")
+    unit_ids = _unit_ids(user)
+    if unit_ids is not None:
         readers |= Q(locations__site__unit__in=unit_ids) | Q(locations__visit__findings__unit__in=unit_ids)
     revealed = Q(kind=RoundKind.OPEN, status__in=[RoundStatus.ACTIVE, RoundStatus.CLOSED, RoundStatus.PUBLISHED]) | Q(
         status=RoundStatus.PUBLISHED
