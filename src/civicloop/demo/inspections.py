@@ -49,7 +49,9 @@ from civicloop.inspections.visits import (
     CheckInput,
     PhotoInput,
     RecheckInput,
+    distance_to_site,
     earlier_findings,
+    in_a_grid,
     visit_submit,
 )
 from civicloop.notifications.services import muted
@@ -138,7 +140,7 @@ class _Inspections:
         point = site.shape.representative_point()
         lat, lon = point.y + rng.uniform(-0.0002, 0.0002), point.x + rng.uniform(-0.0002, 0.0002)
         if off_site:
-            lat += 0.0045  # half a kilometre north: recorded from somewhere else
+            lat, lon = self.elsewhere(location, lat, lon)
         items = self.items.setdefault(
             location.standard_id,
             list(Item.objects.filter(section__standard_id=location.standard_id).order_by("section__position", "position")),
@@ -162,6 +164,16 @@ class _Inspections:
             checks=checks, photos=photos, lat=lat, lon=lon, accuracy_m=rng.choice((5, 8, 12, 20)),
             started_at=at - dt.timedelta(minutes=rng.randint(15, 40)), recorded_at=at, at=at,
         )
+
+    @staticmethod
+    def elsewhere(location: RoundLocation, lat: float, lon: float) -> tuple[float, float]:
+        """Half a kilometre away, beyond the round's tolerance and still inside the city: where an
+        inspector who never went there would have pressed "Submit"."""
+        for dlat, dlon in ((0.0045, 0.0), (-0.0045, 0.0), (0.0, 0.009), (0.0, -0.009)):
+            there = (lat + dlat, lon + dlon)
+            if distance_to_site(location.site.shape, *there) > location.round.off_site_metres and in_a_grid(*there):
+                return there
+        return lat, lon
 
     def recheck(self, location: RoundLocation, at: dt.datetime, *, recur_share: float) -> None:
         rng = self.rng

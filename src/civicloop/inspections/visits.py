@@ -771,9 +771,11 @@ def _submit(
         raise ConflictError(
             _("“%(site)s” has already been inspected in this round.") % {"site": location.site.name}
         ) from None
-    # Where the problem is: the visit's position when it was taken at the site, else the site's
-    # own point (a visit recorded away from the site must not send a rectification case there).
-    point = (visit.lat, visit.lon) if place and not visit.off_site else _site_point(location)
+    # Where the problem is: the visit's position when it was taken at the site and lies in a grid
+    # (its rectification case needs one), else the site's own point: a visit recorded away from
+    # the site, or from just across the city's edge, must not send the case there.
+    at_site = place is not None and not visit.off_site and in_a_grid(visit.lat, visit.lon)
+    point = (visit.lat, visit.lon) if at_site else _site_point(location)
 
     # Two INSERTs for all the checks and their findings (both databases return the new ids).
     rows: list[tuple[Item, CheckInput, ItemCheck, Any]] = []
@@ -817,8 +819,8 @@ def _submit(
                 deduction=original.deduction,
                 description=(recheck.note or original.description)[:MAX_CHECK_TEXT],
                 unit_id=original.unit_id,
-                lat=point[0] if place and not visit.off_site else original.lat,
-                lon=point[1] if place and not visit.off_site else original.lon,
+                lat=point[0] if at_site else original.lat,
+                lon=point[1] if at_site else original.lon,
                 recurrence_of=original,
             )
     originals = {f.pk: f for f, _r in plan.rechecks}
@@ -836,8 +838,21 @@ def _submit(
 
 
 def _site_point(location: RoundLocation) -> tuple[float, float]:
-    point = location.site.shape.representative_point()
+    """A point of the site inside its own area (so inside a grid of the city)."""
+    site = location.site
+    inside = site.shape.intersection(site.area.shape)
+    point = (site.shape if inside.is_empty else inside).representative_point()
     return point.y, point.x
+
+
+def in_a_grid(lat: float, lon: float) -> bool:
+    from civicloop.places.index import grid_for_point
+
+    try:
+        grid_for_point(lat=lat, lon=lon)
+    except CivicError:
+        return False
+    return True
 
 
 def _photo_save(

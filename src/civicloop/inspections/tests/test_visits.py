@@ -851,3 +851,28 @@ def test_the_inspectors_list_holds_only_their_locations_of_active_rounds(city):
     assert not visits.inspectable_locations(None).exists()
     assert len(make_sites(city)) == 7
     assert T0 < VISIT_AT
+
+
+def test_a_finding_seen_from_across_the_city_edge_is_placed_at_the_site(city):
+    """Within the round's tolerance but outside every grid (the far bank of the city's edge):
+    the finding goes to the site, so its rectification case has a grid."""
+    from shapely.geometry import Point
+
+    from civicloop.places.index import grid_for_point
+
+    rnd = make_round(city, status=RoundStatus.ACTIVE, off_site_metres=5000)
+    location = location_of(rnd, "c1_old", city)
+    south = city.areas["city"].shape.bounds[1]
+    _lat, lon = site_point(location.site)
+    visit = submit(
+        location,
+        city.users["inspector"],
+        lat=south - 0.002,
+        lon=lon,
+        checks=checks_for(location, s1_i1={"occurrences": 1}),
+        photos=photos_for(items_of(location)["s1_i1"]),
+    )
+    assert visit.off_site is False
+    (finding,) = visit.findings.all()
+    assert location.site.shape.intersects(Point(finding.lon, finding.lat).buffer(1e-9))
+    assert grid_for_point(lat=finding.lat, lon=finding.lon) is not None
