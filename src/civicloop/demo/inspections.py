@@ -25,18 +25,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from civicloop.cases import actions as case_actions
-from civicloop.cases.models import Case, State
+from civicloop.cases.models import Case
 from civicloop.inspections import rounds as R
 from civicloop.inspections.actions import standard_create, standard_publish
 from civicloop.inspections.bulletins import bulletin_request
 from civicloop.inspections.lookback import lookback_create
 from civicloop.inspections.models import (
     DeductionRule,
-    Finding,
     Item,
     Round,
     RoundKind,
@@ -234,8 +232,8 @@ class _Inspections:
             case_actions.case_verify(case=case, by=self.cast.inspector, passed=True, note="复核：整改到位", at=verify_at)
 
 
-def load_inspections(*, cast: Any, rng: random.Random, anchor: dt.datetime, photo: PhotoMaker) -> dict[str, int]:
-    """Everything in the module docstring; returns a few counts for the loader's summary."""
+def load_inspections(*, cast: Any, rng: random.Random, anchor: dt.datetime, photo: PhotoMaker) -> None:
+    """Everything in the module docstring (the loader's ``demo_counts`` reports what it made)."""
     play = _Inspections(cast=cast, rng=rng, anchor=anchor, photo=photo)
     day = dt.timedelta(days=1)
     with muted():
@@ -284,12 +282,3 @@ def load_inspections(*, cast: Any, rng: random.Random, anchor: dt.datetime, phot
         done = list(r_nov.locations.select_related("site", "inspector").order_by("draw_order")[:2])
         for i, location in enumerate(done):
             play.visit(location, november + dt.timedelta(hours=3 + i))
-
-    findings = Finding.objects.filter(visit__location__round__in=[r_sep, r_oct, r_back])
-    return {
-        "inspections.rounds": Round.objects.count(),
-        "inspections.findings": findings.count(),
-        "inspections.recurrences": findings.filter(recurrence_of__isnull=False).count(),
-        "inspections.cases": Case.objects.filter(finding__isnull=False).count(),
-        "inspections.cases_open": Case.objects.filter(finding__isnull=False).filter(~Q(state__in=[State.CLOSED])).count(),
-    }

@@ -465,10 +465,10 @@ def _cell_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def standard_export(standard: Standard) -> bytes:
-    """The version as an XLSX workbook in the import's format."""
+def _workbook() -> tuple[Any, Any]:
+    """A workbook whose first sheet has the Chinese headers in bold and sensible widths."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
@@ -476,6 +476,50 @@ def standard_export(standard: Standard) -> bytes:
     sheet.append([c.zh for c in COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+    for letter, width in zip("ABCDEFGHI", (6, 18, 48, 8, 16, 14, 20, 12, 12), strict=True):
+        sheet.column_dimensions[letter].width = width
+    return book, sheet
+
+
+def _zh_label(label: Any) -> str:
+    """"Back street (背街小巷)" → "背街小巷"."""
+    text = str(label)
+    if "(" in text and text.endswith(")"):
+        return text[text.rindex("(") + 1 : -1]
+    return text
+
+
+def standard_template() -> bytes:
+    """An empty standard in the import's format, with the 说明 sheet explaining each column."""
+    book, _sheet = _workbook()
+    about = book.create_sheet(ABOUT_TITLE)
+    for row in (
+        ("标准编号", ""),
+        ("标准名称", ""),
+        ("点位类型", " / ".join(_zh_label(label) for _v, label in LocationType.choices)),
+        (),
+        ("填写说明", ""),
+        ("测评项目", "同一项目的各行可留空，沿用上一行"),
+        ("分值", "一票否决项可留空"),
+        ("扣分标准", "每处扣1分 / 发现即扣5分 / 一票否决（整个点位计0分）/ 本项目一票否决"),
+        ("责任单位", "单位编码或全称，可留空"),
+        ("问题分类", "GB/T 30428 编码，如 E0102，可留空"),
+        ("整改时限", "3个工作日 / 8个工作小时 / 24小时 / 7天，可留空"),
+        ("佐证要求", "照片2张 / 拍照 / 无"),
+    ):
+        about.append(list(row))
+    about.column_dimensions["A"].width = 12
+    about.column_dimensions["B"].width = 80
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def standard_export(standard: Standard) -> bytes:
+    """The version as an XLSX workbook in the import's format."""
+    from openpyxl.styles import Alignment
+
+    book, sheet = _workbook()
     number = 0
     for section in sections_of(standard):
         for item in section.items:
@@ -493,8 +537,6 @@ def standard_export(standard: Standard) -> bytes:
                     evidence_text(item.photos_required),
                 ]
             )
-    for letter, width in zip("ABCDEFGHI", (6, 18, 48, 8, 16, 14, 20, 12, 12), strict=True):
-        sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=2):
         row[2].alignment = Alignment(wrap_text=True, vertical="top")
     about = book.create_sheet(ABOUT_TITLE)

@@ -31,7 +31,7 @@ import functools
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -71,7 +71,15 @@ from .models import (
     VisitPhoto,
     VisitSource,
 )
-from .scoring import ItemResult, LocationScore, item_key, rules_for, score_location
+from .scoring import (
+    ItemResult,
+    ItemRule,
+    LocationScore,
+    item_key,
+    rule_of,
+    rules_for,
+    score_location,
+)
 
 MAX_OCCURRENCES = 999
 MAX_PHOTOS = 60
@@ -434,14 +442,16 @@ def _clean_checks(standard: Standard, checks: Sequence[Any]) -> list[tuple[Item,
     return [(items[c.item_id], c) for c in ordered]
 
 
-def _score(standard: Standard, checks: Iterable[tuple[Item, CheckInput]]) -> LocationScore:
+def _score(checks: Sequence[tuple[Item, CheckInput]], rules: list[ItemRule] | None = None) -> LocationScore:
+    """Score checks. Cleaned checks hold every item of the standard, in order (``_clean_checks``),
+    so by default the rules come from the items already read, not from a second query."""
     results = {
         item_key(item.section.position, item.position): ItemResult(
             occurrences=c.occurrences, veto_hit=c.veto_hit, not_applicable=c.not_applicable
         )
         for item, c in checks
     }
-    return score_location(rules_for(standard), results)
+    return score_location(rules if rules is not None else [rule_of(item) for item, _c in checks], results)
 
 
 def _clean_rechecks(
@@ -728,7 +738,7 @@ def _submit(
                 _("Only a look-back round rechecks earlier findings."), field="rechecks"
             )
         plan.checks = _clean_checks(location.standard, checks)
-        plan.score = _score(location.standard, plan.checks)
+        plan.score = _score(plan.checks)
     plan.photos = _clean_photos(
         photos,
         item_ids={i.pk for i, _c in plan.checks},
@@ -897,7 +907,6 @@ def visit_rescore(visit: Visit) -> Visit:
         return visit  # a look-back visit: rechecks, no score
     standard = visit.location.standard
     score = _score(
-        standard,
         [
             (
                 c.item,
@@ -910,6 +919,7 @@ def visit_rescore(visit: Visit) -> Visit:
             )
             for c in stored
         ],
+        rules_for(standard),
     )
     changed = [
         name

@@ -439,46 +439,9 @@ def standard_create(request: HttpRequest) -> HttpResponse:
 @reader_required
 def standard_template(request: HttpRequest) -> HttpResponseBase:
     """An empty standard sheet with the Chinese headers and the 说明 sheet to fill in."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = excel.SHEET_TITLE
-    sheet.append([c.zh for c in excel.COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for letter, width in zip("ABCDEFGHI", (6, 18, 48, 8, 16, 14, 20, 12, 12), strict=True):
-        sheet.column_dimensions[letter].width = width
-    about = book.create_sheet(excel.ABOUT_TITLE)
-    for row in (
-        ("标准编号", ""),
-        ("标准名称", ""),
-        ("点位类型", " / ".join(_zh_label(label) for _v, label in LocationType.choices)),
-        (),
-        ("填写说明", ""),
-        ("测评项目", "同一项目的各行可留空，沿用上一行"),
-        ("分值", "一票否决项可留空"),
-        ("扣分标准", "每处扣1分 / 发现即扣5分 / 一票否决（整个点位计0分）/ 本项目一票否决"),
-        ("责任单位", "单位编码或全称，可留空"),
-        ("问题分类", "GB/T 30428 编码，如 E0102，可留空"),
-        ("整改时限", "3个工作日 / 8个工作小时 / 24小时 / 7天，可留空"),
-        ("佐证要求", "照片2张 / 拍照 / 无"),
-    ):
-        about.append(list(row))
-    about.column_dimensions["A"].width = 12
-    about.column_dimensions["B"].width = 80
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return FileResponse(out, as_attachment=True, filename="测评标准模板.xlsx", content_type=XLSX)
-
-
-def _zh_label(label: Any) -> str:
-    text = str(label)
-    if "(" in text and text.endswith(")"):
-        return text[text.rindex("(") + 1 : -1]
-    return text
+    return FileResponse(
+        io.BytesIO(excel.standard_template()), as_attachment=True, filename="测评标准模板.xlsx", content_type=XLSX
+    )
 
 
 # ---- one version --------------------------------------------------------------------------------
