@@ -377,3 +377,54 @@ def require(user: Any, action: str, case: Case, *, ticket_holder: bool = False, 
         _("You may not “%(action)s” this case: it is outside your area or unit, or your role does not allow it.")
         % {"action": ACTION_LABELS[Action(action)]}
     )
+
+
+# ---- the 15-minute life circle (civicloop.lifecircle) ----------------------------------------
+# Coverage is planning data: the campaign office and leaders read it for their areas.
+# Walking crosses boundaries, so the computation is city-wide; what a reader sees of it
+# (compounds, buildings, communities, streets, gaps, what-if effects) is scoped to his areas.
+# Facilities are public places: every reader sees all of them on the map.
+
+LIFECIRCLE_READERS = {Role.CAMPAIGN_OFFICE, Role.LEADER}
+LIFECIRCLE_EDITORS = {Role.CAMPAIGN_OFFICE}
+
+
+def lifecircle_paths(user: Any) -> list[str] | None:
+    """Area paths whose life-circle results the user may read; ``None`` means all (admins)."""
+    if is_admin(user):
+        return None
+    return area_paths(user, LIFECIRCLE_READERS)
+
+
+def may_read_lifecircle(user: Any) -> bool:
+    return is_admin(user) or bool(area_paths(user, LIFECIRCLE_READERS))
+
+
+def lifecircle_q(user: Any, field: str = "area_path") -> Q:
+    """The filter of rows (with an area path in ``field``) a reader may see."""
+    paths = lifecircle_paths(user)
+    if paths is None:
+        return Q()
+    return _area_q(paths, field=field)
+
+
+def may_manage_lifecircle(user: Any) -> bool:
+    """Import a network, edit the tag mapping, recompute: admins and the campaign office of a
+    top-level area (the network is the whole city's)."""
+    from civicloop.places.models import Area
+
+    if is_admin(user):
+        return True
+    roots = set(Area.objects.filter(parent__isnull=True).values_list("path", flat=True))
+    return any(p in roots for p in area_paths(user, LIFECIRCLE_EDITORS))
+
+
+def may_edit_facility(user: Any, area_path: str) -> bool:
+    """Register, move or retire a facility: the campaign office of an area containing it, and
+    admins. A facility outside every area (``""``) is the city office's to edit."""
+    if is_admin(user):
+        return True
+    paths = area_paths(user, LIFECIRCLE_EDITORS)
+    if not area_path:
+        return may_manage_lifecircle(user)
+    return any(area_path.startswith(p) for p in paths)

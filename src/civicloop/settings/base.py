@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "civicloop.webhooks",
     "civicloop.ledger",
     "civicloop.inspections",
+    "civicloop.lifecircle",
     "civicloop.web",
     "civicloop.demo",
 ]
@@ -255,6 +256,24 @@ CIVICLOOP["INSPECTIONS"] = {
         "closure_rate": "20",
         "on_time_closure_rate": "30",
     },
+}
+# ---- the 15-minute life circle (civicloop.lifecircle) ----
+CIVICLOOP["LIFECIRCLE"] = {
+    # Walking speed: 80 m a minute (4.8 km/h), the usual planning figure.
+    "WALK_SPEED_M_PER_MIN": 80.0,
+    # The life-circle levels, in minutes (GB 50180-2018: 5, 10 and 15).
+    "LEVELS_MINUTES": [5, 10, 15],
+    # Distances are searched this far (metres); farther is reported as "beyond". Never less
+    # than the largest level at the walking speed.
+    "CUTOFF_M": 1500.0,
+    # A compound or facility farther than this from every walkable way is off the network
+    # (reported as unreachable, never as 0).
+    "MAX_SNAP_M": 300.0,
+    # Largest accepted .osm.pbf upload, in bytes.
+    "MAX_UPLOAD_BYTES": int(os.environ.get("CIVICLOOP_LIFECIRCLE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)),
+    # Best-site search: most candidate points considered, most sites asked for.
+    "MAX_CANDIDATES": 3000,
+    "MAX_BEST_SITES": 20,
 }
 # ---- webhooks (civicloop.webhooks; every key optional, defaults in webhooks/services.py & transport.py) ----
 # True refuses webhook targets on loopback, private, link-local or reserved addresses (checked after

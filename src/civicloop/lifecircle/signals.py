@@ -1,0 +1,33 @@
+"""Inputs changed → the current results are stale: a recomputation is queued after the
+commit (one at a time: ``analysis_request`` joins a queued one). Imports write their rows in
+bulk without signals and queue their own analysis at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from civicloop.places.models import Compound
+
+from .models import Facility, FacilityKind
+
+
+@receiver(post_save, sender=Facility)
+@receiver(post_delete, sender=Facility)
+@receiver(post_save, sender=FacilityKind)
+@receiver(post_delete, sender=FacilityKind)
+@receiver(post_save, sender=Compound)
+@receiver(post_delete, sender=Compound)
+def _inputs_changed(sender: type, **kwargs: Any) -> None:
+    if kwargs.get("raw"):
+        return  # fixtures
+    transaction.on_commit(_request)
+
+
+def _request() -> None:
+    from .actions import analysis_request
+
+    analysis_request()
