@@ -55,6 +55,13 @@ def cmd_import_areas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_osm(args: argparse.Namespace) -> int:
+    _setup()
+    options: list[str] = ["--no-analysis"] if args.no_analysis else []
+    _manage("import_osm", args.file, *options)
+    return 0
+
+
 def _gunicorn_argv(bind: str, workers: int) -> list[str]:
     return [
         sys.executable,
@@ -197,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="check the file and report, without writing"
     )
     imp.set_defaults(func=cmd_import_areas)
+    osm = sub.add_parser(
+        "import-osm",
+        help="import the walking network, facilities and buildings of an .osm.pbf and compute the life circle",
+    )
+    osm.add_argument("file", help="OpenStreetMap extract (.osm.pbf)")
+    osm.add_argument(
+        "--no-analysis", action="store_true", help="only import; the worker computes the life circle"
+    )
+    osm.set_defaults(func=cmd_import_osm)
     sub.add_parser("manage", help="pass the rest to Django's management commands")
     args = parser.parse_args(argv)
     from django.core.management.base import CommandError

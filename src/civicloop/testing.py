@@ -40,6 +40,7 @@ def _area(kind: str, code: str, name: str, parent: Area | None, geom: Any) -> Ar
 
 @dataclass
 class TestCity:
+    __test__ = False  # a fixture's data, not a pytest test class
     areas: dict[str, Area] = field(default_factory=dict)
     units: dict[str, Unit] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)

@@ -54,6 +54,7 @@ from civicloop.places.models import Area, AreaKind
 
 from . import texts
 from .inspections import load_inspections
+from .lifecircle import load_lifecircle
 from .open311 import open311_client
 
 log = logging.getLogger(__name__)
@@ -1042,6 +1043,8 @@ def load_demo(
             say(f"  {replay.failed} stories stopped early (see the log)")
         say("Inspection rounds: standards, sites, undercover rounds, rectification, look-back …")
         load_inspections(cast=cast, rng=random.Random(seed + 1), anchor=anchor, photo=_photo)
+        say("The 15-minute life circle on the same streets: walking network, facilities, coverage …")
+        load_lifecircle(cast=cast, rng=random.Random(seed + 2))
         DemoLoad.objects.create(seed=seed, cases=cases, anchor=anchor)
     # What the worker does on its next round: due reminders, urging, look-back calls.
     sweep(now=timezone.now())
@@ -1094,4 +1097,10 @@ def demo_counts(now: dt.datetime | None = None) -> dict[str, int]:
     counts["inspections.findings"] = Finding.objects.count()
     counts["inspections.findings_recurred"] = Finding.objects.filter(recurrence_of__isnull=False).count()
     counts["inspections.rectification_cases"] = Case.objects.filter(finding__isnull=False).count()
+    from civicloop.lifecircle.models import Analysis, Building, Facility, Network
+
+    counts["lifecircle.networks"] = Network.objects.filter(is_current=True).count()
+    counts["lifecircle.facilities"] = Facility.objects.filter(active=True).count()
+    counts["lifecircle.buildings"] = Building.objects.count()
+    counts["lifecircle.analyses"] = Analysis.objects.filter(is_current=True).count()
     return counts

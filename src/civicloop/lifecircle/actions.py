@@ -84,9 +84,11 @@ def tag_rules() -> list[OsmTagRule]:
 # ---- network import ------------------------------------------------------------------------
 
 
-def network_request(*, by: Any, upload: File | None = None, path: Path | None = None) -> Network:
+def network_request(
+    *, by: Any, upload: File | None = None, path: Path | None = None, enqueue: bool = True
+) -> Network:
     """Queue the import of an ``.osm.pbf`` (an uploaded file, or a path on the server for the
-    CLI) and start it in the background."""
+    CLI, which runs it at once with ``enqueue=False``) and start it in the background."""
     if by is not None and not policy.may_manage_lifecircle(by):
         raise PermissionRefused(
             _("Only the city's campaign office or an administrator may import the walking network.")
@@ -122,7 +124,8 @@ def network_request(*, by: Any, upload: File | None = None, path: Path | None = 
             with path.open("rb") as fh:  # type: ignore[union-attr]
                 network.source.save(name, File(fh), save=False)
         network.save(update_fields=["source"])
-        transaction.on_commit(lambda: _enqueue_import(network.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue_import(network.pk))
     return network
 
 
@@ -209,10 +212,11 @@ def _fail_network(network_id: int, message: str) -> None:
     )
 
 
-def _places(lon: np.ndarray, lat: np.ndarray) -> tuple[list[int | None], list[str]]:
+def places_of(lon: Any, lat: Any) -> tuple[list[int | None], list[str]]:
     """Community id and area path (of the grid) of each point; None / "" outside every grid."""
     if not len(lon):
         return [], []
+    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     grid_ids = get_grid_index().lookup(
         np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
     )
@@ -254,7 +258,7 @@ def _store_network(network: Network, extract: Any) -> None:
     facilities = [f for f in extract.facilities if f.kind in kinds]
     lon = np.array([f.lon for f in facilities])
     lat = np.array([f.lat for f in facilities])
-    communities, paths = _places(lon, lat)
+    communities, paths = places_of(lon, lat)
     Facility.objects.bulk_create(
         [
             Facility(
@@ -276,7 +280,7 @@ def _store_network(network: Network, extract: Any) -> None:
     )
     blon = np.array([b.lon for b in extract.buildings])
     blat = np.array([b.lat for b in extract.buildings])
-    communities, paths = _places(blon, blat)
+    communities, paths = places_of(blon, blat)
     compounds = _compound_of(blon, blat)
     Building.objects.bulk_create(
         [
@@ -361,6 +365,9 @@ def analysis_request(*, by: Any = None) -> Analysis | None:
         queued = Analysis.objects.select_for_update().filter(status=JobStatus.QUEUED).first()
         if queued is not None:
             return queued
+        current = Analysis.objects.filter(is_current=True, network=network).first()
+        if by is None and current is not None and current.inputs_stamp == inputs_stamp(network):
+            return current  # nothing changed since: a save that changed nothing the results use
         item = Analysis.objects.create(
             network=network,
             speed_m_per_min=cfg.speed_m_per_min,
@@ -640,7 +647,7 @@ def save_result(
 
 
 def _facility_place(lon: float, lat: float) -> tuple[int | None, str]:
-    communities, paths = _places(np.array([lon]), np.array([lat]))
+    communities, paths = places_of(np.array([lon]), np.array([lat]))
     return communities[0], paths[0]
 
 

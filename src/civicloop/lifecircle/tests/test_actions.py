@@ -1,0 +1,190 @@
+"""Importing a network (CLI and job), the tag mapping, registered facilities and who may do
+what with them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from civicloop.cli import main as cli_main
+from civicloop.core.errors import NotFoundOrForbidden, PermissionRefused, ValidationFailed
+from civicloop.demo.geography import source_pbf_path
+from civicloop.lifecircle import actions
+from civicloop.lifecircle.models import (
+    Analysis,
+    Building,
+    Facility,
+    FacilityKind,
+    FacilitySource,
+    JobStatus,
+    Network,
+    Reach,
+    TagRule,
+)
+from civicloop.org import policy
+from civicloop.testing import LAT0, LON0, TestCity
+
+from .conftest import LcCity
+
+pytestmark = pytest.mark.django_db
+
+
+def test_migrations_seed_the_kinds_and_mapping() -> None:
+    assert FacilityKind.objects.filter(code="kindergarten", level_minutes=5, required=True).exists()
+    assert TagRule.objects.filter(
+        kind__code="supermarket", key="shop", value="supermarket"
+    ).exists()
+    # Seeding again keeps an office's edits.
+    FacilityKind.objects.filter(code="park").update(level_minutes=5)
+    TagRule.objects.filter(kind__code="park", value="garden").delete()
+    assert actions.kinds_seed() == 0
+    assert FacilityKind.objects.get(code="park").level_minutes == 5
+    assert not TagRule.objects.filter(kind__code="park", value="garden").exists()
+
+
+def test_import_osm_command_reads_the_bundled_extract(city: TestCity) -> None:
+    out = io.StringIO()
+    call_command("import_osm", str(source_pbf_path()), stdout=out)
+    network = Network.objects.get(is_current=True)
+    assert network.status == JobStatus.DONE
+    assert network.nodes > 5000 and network.edges > 5000
+    assert network.facilities > 50 and network.buildings > 100 and network.households > 0
+    assert Facility.objects.filter(source=FacilitySource.OSM, kind__code="bus_stop").count() > 50
+    assert Building.objects.filter(network=network).count() == network.buildings
+    analysis = Analysis.objects.get(is_current=True)
+    assert analysis.network == network
+    assert Reach.objects.filter(analysis=analysis, building__isnull=False).exists()
+    text = out.getvalue()
+    assert f"Network #{network.pk}" in text and "Life circle computed" in text
+
+
+def test_reimport_replaces_osm_facilities_and_keeps_registered_ones(city: TestCity) -> None:
+    call_command("import_osm", str(source_pbf_path()), "--no-analysis", stdout=io.StringIO())
+    first = Network.objects.get(is_current=True)
+    registered = actions.facility_create(
+        by=city.users["admin"],
+        kind=FacilityKind.objects.get(code="clinic"),
+        name="自建诊所",
+        lon=24.94,
+        lat=60.17,
+    )
+    osm_count = Facility.objects.filter(source=FacilitySource.OSM).count()
+    call_command("import_osm", str(source_pbf_path()), "--no-analysis", stdout=io.StringIO())
+    second = Network.objects.get(is_current=True)
+    assert second.pk != first.pk
+    assert Facility.objects.filter(source=FacilitySource.OSM).count() == osm_count
+    assert not Facility.objects.filter(network=first).exists()
+    assert not Building.objects.filter(network=first).exists()
+    assert Facility.objects.filter(pk=registered.pk).exists()
+
+
+def test_cli_import_osm_refuses_a_missing_file(city: TestCity, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert cli_main(["import-osm", str(tmp_path / "none.osm.pbf")]) == 1
+    assert "No such file" in capsys.readouterr().err
+    assert not Network.objects.exists()
+
+
+def test_a_bad_file_fails_the_import_with_a_message(city: TestCity, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_text("this is not a protocol buffer")
+    network = actions.network_request(by=city.users["admin"], path=bad, enqueue=False)
+    assert actions.network_run(network.pk) == JobStatus.FAILED
+    network.refresh_from_db()
+    assert network.status == JobStatus.FAILED and network.error
+    assert not network.is_current and not Facility.objects.filter(network=network).exists()
+    # Running it again does nothing: it is no longer queued.
+    assert actions.network_run(network.pk) == JobStatus.FAILED
+
+
+def test_network_request_checks_the_upload(city: TestCity, settings) -> None:  # noqa: ANN001
+    admin = city.users["admin"]
+    with pytest.raises(ValidationFailed, match="osm.pbf"):
+        actions.network_request(by=admin, upload=SimpleUploadedFile("city.geojson", b"{}"))
+    settings.CIVICLOOP = {
+        **settings.CIVICLOOP,
+        "LIFECIRCLE": {**settings.CIVICLOOP["LIFECIRCLE"], "MAX_UPLOAD_BYTES": 10},
+    }
+    with pytest.raises(ValidationFailed, match="larger"):
+        actions.network_request(by=admin, upload=SimpleUploadedFile("city.osm.pbf", b"x" * 11))
+    with pytest.raises(ValidationFailed):
+        actions.network_request(by=admin)
+    for persona in ("leader", "leader_b", "dispatcher", "resident", "outsider"):
+        with pytest.raises(PermissionRefused):
+            actions.network_request(
+                by=city.users[persona], upload=SimpleUploadedFile("c.osm.pbf", b"x")
+            )
+    assert not Network.objects.exists()
+
+
+def test_who_may_read_and_manage(city: TestCity) -> None:
+    users = city.users
+    readers = {p for p in users if policy.may_read_lifecircle(users[p])}
+    assert readers == {"campaign_office", "leader", "leader_b", "admin"}
+    managers = {p for p in users if policy.may_manage_lifecircle(users[p])}
+    assert managers == {"campaign_office", "admin"}
+
+
+def test_facility_create_checks_input_and_area(lc_city: LcCity) -> None:
+    users = lc_city.city.users
+    clinic = lc_city.kind("clinic")
+    made = actions.facility_create(
+        by=users["campaign_office"],
+        kind=clinic,
+        name=" 东门诊所 ",
+        lon=LON0 + 0.001,
+        lat=LAT0 + 0.001,
+    )
+    assert made.name == "东门诊所" and made.area_path.startswith(lc_city.city.areas["c1"].path)
+    assert made.community == lc_city.city.areas["c1"]
+    count = Facility.objects.count()
+    for kwargs in (
+        {"lon": "east", "lat": 1},
+        {"lon": 181, "lat": 0},
+        {"lon": 0, "lat": 91},
+        {"lon": None, "lat": None},
+    ):
+        with pytest.raises(ValidationFailed):
+            actions.facility_create(by=users["campaign_office"], kind=clinic, name="x", **kwargs)
+    with pytest.raises(ValidationFailed):
+        actions.facility_create(
+            by=users["campaign_office"], kind=clinic, name="  ", lon=LON0, lat=LAT0
+        )
+    for persona in ("leader", "dispatcher", "resident"):
+        with pytest.raises(PermissionRefused):
+            actions.facility_create(
+                by=users[persona], kind=clinic, name="x", lon=LON0 + 0.001, lat=LAT0 + 0.001
+            )
+    assert Facility.objects.count() == count
+
+
+def test_facility_update_and_retire(lc_city: LcCity) -> None:
+    users = lc_city.city.users
+    facility = lc_city.facilities["clinic"]
+    moved = actions.facility_update(
+        by=users["campaign_office"],
+        facility=facility,
+        kind=facility.kind,
+        name="新名",
+        lon=LON0 + 0.0051,
+        lat=LAT0 + 0.0016,
+    )
+    assert (moved.name, moved.lon) == ("新名", LON0 + 0.0051)
+    with pytest.raises(PermissionRefused):
+        actions.facility_set_active(by=users["leader"], facility=facility, active=False)
+    retired = actions.facility_set_active(
+        by=users["campaign_office"], facility=facility, active=False
+    )
+    assert not retired.active
+    with pytest.raises(NotFoundOrForbidden):
+        actions.access_facility(users["resident"], facility.pk)
+    osm = Facility.objects.create(
+        kind=facility.kind, name="OSM", lon=LON0, lat=LAT0, source=FacilitySource.OSM
+    )
+    with pytest.raises(ValidationFailed):
+        actions.facility_update(
+            by=users["admin"], facility=osm, kind=osm.kind, name="x", lon=LON0, lat=LAT0
+        )
