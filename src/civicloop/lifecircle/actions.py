@@ -3,6 +3,7 @@ facilities, seeding the kinds. Pages, the CLI and the worker all call these."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -764,3 +765,24 @@ def facility_set_active(*, by: Any, facility: Facility, active: bool) -> Facilit
         facility.active = active
         facility.save(update_fields=["active", "updated_at"])
     return facility
+
+
+# A city's import takes minutes and an analysis less: a job still "running" this long after
+# it started lost its worker.
+STALE_AFTER = dt.timedelta(hours=6)
+
+
+def lifecircle_recover(now: dt.datetime | None = None) -> int:
+    """Housekeeping (``CIVICLOOP["PERIODIC_JOBS"]``): imports and analyses whose worker died
+    while running are marked failed (the pages then offer to run them again); the previous
+    results stay current. Returns how many."""
+    now = now or timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _("The job stopped before it finished. Run it again.")
+    count = Network.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER).update(
+        status=JobStatus.FAILED, error=message, finished_at=now
+    )
+    count += Analysis.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER).update(
+        status=JobStatus.FAILED, error=message, finished_at=now
+    )
+    return count

@@ -235,6 +235,7 @@ CIVICLOOP["PERIODIC_JOBS"] = [
     "civicloop.core.ratelimit.ratelimit_prune",  # old rate-limit windows
     "civicloop.moderation.services.prints_prune",  # old fingerprints of submitted texts
     "civicloop.inspections.bulletins.bulletins_recover",  # bulletins whose worker died while writing
+    "civicloop.lifecircle.actions.lifecircle_recover",  # network imports and analyses whose worker died
 ]
 # ---- inspection and assessment (civicloop.inspections) ----
 CIVICLOOP["INSPECTIONS"] = {

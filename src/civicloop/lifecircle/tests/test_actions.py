@@ -188,3 +188,39 @@ def test_facility_update_and_retire(lc_city: LcCity) -> None:
         actions.facility_update(
             by=users["admin"], facility=osm, kind=osm.kind, name="x", lon=LON0, lat=LAT0
         )
+
+
+def test_recover_marks_dead_jobs_failed(lc_city: LcCity) -> None:
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    assert "civicloop.lifecircle.actions.lifecircle_recover" in settings.CIVICLOOP["PERIODIC_JOBS"]
+    now = timezone.now()
+    stuck = Analysis.objects.create(
+        network=lc_city.network,
+        status=JobStatus.RUNNING,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=300,
+        requested_at=now - dt.timedelta(hours=8),
+        started_at=now - dt.timedelta(hours=7),
+    )
+    fresh = Analysis.objects.create(
+        network=lc_city.network,
+        status=JobStatus.RUNNING,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=300,
+        requested_at=now,
+        started_at=now,
+    )
+    assert actions.lifecircle_recover(now) == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == JobStatus.FAILED and stuck.error
+    assert fresh.status == JobStatus.RUNNING
+    assert Analysis.objects.get(is_current=True) == lc_city.analysis
