@@ -46,12 +46,12 @@ on output):
 5. **Compounds** (小区/家属院/楼院) are clusters of housing inside one grid:
    buildings less than ``COMPOUND_GAP_M`` apart, drawn as the buildings grown by
    half that gap, courtyards filled, clipped to the grid. Households = footprint
-   × floors / ``HOUSEHOLD_FLOOR_AREA_M2`` (floors from ``building:levels``, else
-   ``DEFAULT_FLOORS``; shop and office buildings, and named ones, count their
-   upper floors only, as 商住楼; landmarks none). Every counted building is in
-   one compound, so a grid's (and a community's) households are the sum of its
-   compounds'. Year built: the earliest OSM ``start_date``, else a stable
-   estimate (``built_year_estimated``).
+   × floors / ``HOUSEHOLD_FLOOR_AREA_M2`` (``places.households.building_households``;
+   floors from ``building:levels``, else ``DEFAULT_FLOORS``; shop and office
+   buildings, and named ones, count their upper floors only, as 商住楼; landmarks
+   none). Every counted building is in one compound, so a grid's (and a
+   community's) households are the sum of its compounds'. Year built: the
+   earliest OSM ``start_date``, else a stable estimate (``built_year_estimated``).
 6. **Back streets** (背街小巷) are the named residential, service, pedestrian
    and footway streets that are not main roads, one per OSM name, as footprints
    ``BACK_STREET_HALF_WIDTH_M`` each side of the centre line, each in the street
@@ -100,6 +100,8 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import linemerge, polygonize, split
 
+from civicloop.places.households import building_households
+
 __all__ = [
     "CITY_CODE",
     "DISTRICTS",
@@ -146,33 +148,7 @@ MIN_GRID_WIDTH_M = 20.0
 # A clipped way is extended to the box only when the box is this close along its direction.
 MAX_EDGE_EXTENSION_M = 200.0
 
-# Gross floor area per household. About 90 m² is the figure for new-build flats; the
-# pre-2000 walk-ups of an old core (老旧小区) are smaller, 50–80 m², hence 75.
-HOUSEHOLD_FLOOR_AREA_M2 = 75.0
 PERSONS_PER_HOUSEHOLD = 2.62  # China, 7th census (2020)
-# Floors when OSM has no building:levels: the median of this extract's tagged multi-storey
-# buildings, and the height of an old-core walk-up.
-DEFAULT_FLOORS = 6.0
-RESIDENTIAL_BUILDINGS = frozenset(
-    {"yes", "apartments", "residential", "house", "terrace", "dormitory", "block"}
-)
-MIXED_USE_BUILDINGS = frozenset({"retail", "commercial", "office"})
-# A building with one of these keys is a landmark, shop or office, never housing.
-LANDMARK_KEYS = frozenset(
-    {
-        "amenity",
-        "tourism",
-        "historic",
-        "religion",
-        "government",
-        "wikidata",
-        "wikipedia",
-        "leisure",
-        "public_transport",
-        "shop",
-        "office",
-    }
-)
 COMMUNITY_COUNT = 20
 STREET_OFFICE_COUNT = 6
 MIN_COMMUNITY_HOUSEHOLDS = 1_000
@@ -301,25 +277,6 @@ def _parse_year(value: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _building_households(tags: dict[str, str], footprint_m2: float) -> int:
-    """Households in a building: floor area / HOUSEHOLD_FLOOR_AREA_M2; 0 for non-housing."""
-    kind = tags.get("building", "")
-    if LANDMARK_KEYS & tags.keys():
-        return 0
-    try:
-        floors = float(tags["building:levels"])
-    except (KeyError, ValueError):
-        floors = DEFAULT_FLOORS
-    if kind in RESIDENTIAL_BUILDINGS and "name" not in tags:
-        residential_floors = floors
-    elif kind in MIXED_USE_BUILDINGS or kind in RESIDENTIAL_BUILDINGS:
-        # Shops and offices below, flats above (商住楼); a named building is one of those too.
-        residential_floors = max(floors - 1.0, 0.0)
-    else:
-        return 0
-    return int(footprint_m2 * residential_floors / HOUSEHOLD_FLOOR_AREA_M2)
-
-
 @functools.lru_cache(maxsize=1)
 def _read_extract() -> _Extract:
     path = source_pbf_path()
@@ -382,7 +339,7 @@ def _read_extract() -> _Extract:
                 _Building(
                     osm_id=f"{kind}/{obj.orig_id()}",
                     polygon=polygon,
-                    households=_building_households(tags, polygon.area),
+                    households=building_households(tags, polygon.area),
                     built_year=_parse_year(tags.get("start_date")),
                 )
             )
