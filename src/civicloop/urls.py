@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("civicloop.moderation.urls")),
     path("", include("civicloop.ledger.urls")),
     path("", include("civicloop.inspections.urls")),
+    path("", include("civicloop.lifecircle.urls")),
     path("", include("civicloop.web.urls")),
 ]
 # Public (EXIF-stripped) photos. Private originals are never routed.

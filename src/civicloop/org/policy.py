@@ -419,6 +419,12 @@ def may_manage_lifecircle(user: Any) -> bool:
     return any(p in roots for p in area_paths(user, LIFECIRCLE_EDITORS))
 
 
+def may_register_facilities(user: Any) -> bool:
+    """Registers and retires facilities somewhere: admins and every campaign office (each
+    inside its own area, ``may_edit_facility``)."""
+    return is_admin(user) or bool(area_paths(user, LIFECIRCLE_EDITORS))
+
+
 def may_edit_facility(user: Any, area_path: str) -> bool:
     """Register, move or retire a facility: the campaign office of an area containing it, and
     admins. A facility outside every area (``""``) is the city office's to edit."""

@@ -275,6 +275,9 @@ CIVICLOOP["LIFECIRCLE"] = {
     # Best-site search: most candidate points considered, most sites asked for.
     "MAX_CANDIDATES": 3000,
     "MAX_BEST_SITES": 20,
+    # Per user and minute (0 switches the limit off): what-if questions and best-site searches.
+    "WHATIF_PER_MINUTE": 60,
+    "BEST_SITES_PER_MINUTE": 10,
 }
 # ---- webhooks (civicloop.webhooks; every key optional, defaults in webhooks/services.py & transport.py) ----
 # True refuses webhook targets on loopback, private, link-local or reserved addresses (checked after

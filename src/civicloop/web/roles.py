@@ -20,6 +20,9 @@ from civicloop.org.models import Role
 class NavItem:
     url_name: str
     label: Any
+    # A policy predicate (name of a function in org.policy taking the user) for pages that
+    # only some holders of the role may open (e.g. the city-level office).
+    may: str | None = None
 
 
 # Role → pages, first one is where the role lands after logging in.
@@ -49,6 +52,7 @@ ROLE_PAGES: dict[str, tuple[NavItem, ...]] = {
         NavItem("inspections:rankings", _("Rankings")),
         NavItem("inspections:unit_evaluation", _("Unit evaluation")),
         NavItem("inspections:home", _("Inspections")),
+        NavItem("lifecircle:map", _("Life circle")),
         NavItem("web:cases", _("All cases")),
         NavItem("ledger:home", _("Ledger")),
     ),
@@ -58,6 +62,8 @@ ROLE_PAGES: dict[str, tuple[NavItem, ...]] = {
         NavItem("inspections:sites", _("Sites")),
         NavItem("inspections:rankings", _("Rankings")),
         NavItem("inspections:unit_evaluation", _("Unit evaluation")),
+        NavItem("lifecircle:map", _("Life circle")),
+        NavItem("lifecircle:network", _("Walking network"), may="may_manage_lifecircle"),
         NavItem("web:overview", _("Overview")),
         NavItem("web:cases", _("All cases")),
         NavItem("ledger:home", _("Ledger")),
@@ -85,9 +91,11 @@ def roles_of(user: Any) -> list[str]:
     return [r for r in LANDING_ORDER if r in held]
 
 
-def _resolve(items: tuple[NavItem, ...]) -> list[tuple[str, Any]]:
+def _resolve(items: tuple[NavItem, ...], user: Any = None) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for item in items:
+        if item.may is not None and not getattr(policy, item.may)(user):
+            continue
         try:
             url = reverse(item.url_name)
         except NoReverseMatch:
@@ -104,13 +112,13 @@ def navigation(user: Any) -> list[tuple[str, Any]]:
     items: tuple[NavItem, ...] = ()
     for role in roles:
         items += ROLE_PAGES[role]
-    return _resolve(items)
+    return _resolve(items, user)
 
 
 def landing_url(user: Any) -> str:
     """The page a user starts on: his first role's first page; admins without a role → admin."""
     for role in roles_of(user):
-        pages = _resolve(ROLE_PAGES[role][:1])
+        pages = _resolve(ROLE_PAGES[role][:1], user)
         if pages:
             return pages[0][0]
     if policy.is_admin(user):
