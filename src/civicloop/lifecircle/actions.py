@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -546,32 +546,11 @@ def _compute_and_store(item: Analysis) -> None:
     fac_ids = np.array([f[0] for f in facilities] + [0], dtype=np.int64)
     limits = np.array([k.level_minutes for k in kinds], dtype=np.float64)[:, None]
     covered = (result.state == calc.REACHED) & (minutes <= limits)
-    rows: list[Reach] = []
-    for k, kind in enumerate(kinds):
-        for i, (origin, pk, *_rest) in enumerate(keys):
-            state = int(result.state[k, i])
-            finite = state == calc.REACHED
-            rows.append(
-                Reach(
-                    analysis=item,
-                    kind=kind,
-                    compound_id=pk if origin == "compound" else None,
-                    building_id=pk if origin == "building" else None,
-                    state=STATE_NAMES[state],
-                    distance_m=float(result.distance[k, i]) if finite else None,
-                    minutes=float(minutes[k, i]) if finite else None,
-                    level=int(levels[k, i]) or None if finite else None,
-                    covered=bool(covered[k, i]),
-                    facility_id=int(fac_ids[result.nearest[k, i]])
-                    if finite and result.nearest[k, i] >= 0
-                    else None,
-                    snap_m=float(result.origin_snap[i]) if result.origin_nodes[i] >= 0 else None,
-                )
-            )
+    rows = _reach_rows(item, kinds, keys, result, minutes, levels, covered, fac_ids)
     buffer = io.BytesIO()
     save_result(buffer, result=result, keys=keys, kinds=kinds)
     with transaction.atomic():
-        Reach.objects.bulk_create(rows, batch_size=5000)
+        _insert_reaches(rows)
         Coverage.objects.bulk_create(
             _coverage_rows(item, kinds, keys, covered, result.state), batch_size=5000
         )
@@ -589,6 +568,77 @@ def _compute_and_store(item: Analysis) -> None:
         # Older results are dropped once the new ones are in place (one transaction).
         Reach.objects.exclude(analysis=item).delete()
         _prune_analyses(keep=item)
+
+
+REACH_COLUMNS = (
+    "analysis_id",
+    "kind_id",
+    "compound_id",
+    "building_id",
+    "state",
+    "distance_m",
+    "minutes",
+    "level",
+    "covered",
+    "facility_id",
+    "snap_m",
+)
+
+
+def _reach_rows(
+    item: Analysis,
+    kinds: list[FacilityKind],
+    keys: list[Origin],
+    result: calc.Result,
+    minutes: np.ndarray,
+    levels: np.ndarray,
+    covered: np.ndarray,
+    fac_ids: np.ndarray,
+) -> list[tuple[Any, ...]]:
+    """One row per origin and kind, as plain tuples in ``REACH_COLUMNS`` order: a city has
+    hundreds of thousands, and model instances cost more than the computation."""
+    compound_ids = [o.pk if o.origin == "compound" else None for o in keys]
+    building_ids = [o.pk if o.origin == "building" else None for o in keys]
+    snaps = [
+        float(s) if n >= 0 else None
+        for s, n in zip(result.origin_snap.tolist(), result.origin_nodes.tolist(), strict=True)
+    ]
+    names = [str(STATE_NAMES[s]) for s in (calc.REACHED, calc.BEYOND, calc.UNREACHABLE)]
+    rows: list[tuple[Any, ...]] = []
+    for k, kind in enumerate(kinds):
+        reached = (result.state[k] == calc.REACHED).tolist()
+        states = result.state[k].tolist()
+        dist, mins, lev = result.distance[k].tolist(), minutes[k].tolist(), levels[k].tolist()
+        cov = covered[k].tolist()
+        nearest = result.nearest[k]
+        facility = np.where(nearest >= 0, fac_ids[np.maximum(nearest, 0)], -1).tolist()
+        for i in range(len(keys)):
+            ok = reached[i]
+            rows.append(
+                (
+                    item.pk,
+                    kind.pk,
+                    compound_ids[i],
+                    building_ids[i],
+                    names[states[i]],
+                    dist[i] if ok else None,
+                    mins[i] if ok else None,
+                    (lev[i] or None) if ok else None,
+                    cov[i],
+                    facility[i] if ok and facility[i] >= 0 else None,
+                    snaps[i],
+                )
+            )
+    return rows
+
+
+def _insert_reaches(rows: list[tuple[Any, ...]]) -> None:
+    """Plain multi-row inserts (``executemany``), in chunks."""
+    table = Reach._meta.db_table
+    sql = f"INSERT INTO {table} ({', '.join(REACH_COLUMNS)}) VALUES ({', '.join(['%s'] * len(REACH_COLUMNS))})"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 20000):
+            cursor.executemany(sql, rows[start : start + 20000])
 
 
 def _prune_analyses(*, keep: Analysis) -> None:
@@ -779,10 +829,10 @@ def lifecircle_recover(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     with translation.override(settings.LANGUAGE_CODE):
         message = _("The job stopped before it finished. Run it again.")
-    count = Network.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER).update(
-        status=JobStatus.FAILED, error=message, finished_at=now
-    )
-    count += Analysis.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER).update(
-        status=JobStatus.FAILED, error=message, finished_at=now
-    )
+    count = Network.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER
+    ).update(status=JobStatus.FAILED, error=message, finished_at=now)
+    count += Analysis.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER
+    ).update(status=JobStatus.FAILED, error=message, finished_at=now)
     return count
