@@ -18,6 +18,7 @@ import shapely
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -113,6 +114,14 @@ def network_request(
         if not path.is_file():
             raise ValidationFailed(_("No such file: %(path)s") % {"path": path}, field="source")
         name = path.name
+    head = _head(upload, path)
+    if b"OSMHeader" not in head:
+        raise ValidationFailed(
+            _(
+                "This is not an OpenStreetMap .osm.pbf extract (its first block is not an OSM header)."
+            ),
+            field="source",
+        )
     with transaction.atomic():
         network = Network.objects.create(
             source_name=name[:255],
@@ -128,6 +137,18 @@ def network_request(
         if enqueue:
             transaction.on_commit(lambda: _enqueue_import(network.pk))
     return network
+
+
+def _head(upload: File | None, path: Path | None) -> bytes:
+    """The first bytes of the file: a PBF starts with a 4-byte length and a BlobHeader whose
+    type is "OSMHeader"."""
+    if upload is not None:
+        upload.seek(0)
+        head = upload.read(64)
+        upload.seek(0)
+        return head
+    with path.open("rb") as fh:  # type: ignore[union-attr]
+        return fh.read(64)
 
 
 def _enqueue_import(network_id: int) -> None:
@@ -233,6 +254,23 @@ def places_of(lon: Any, lat: Any) -> tuple[list[int | None], list[str]]:
     return communities, paths
 
 
+def _refresh_building_compounds(network: Network) -> None:
+    """Compounds are drawn and redrawn after imports: each building's compound is found
+    again before every analysis, so its households count once (in its compound's)."""
+    rows = list(
+        Building.objects.filter(network=network)
+        .order_by("pk")
+        .values_list("pk", "lon", "lat", "compound_id")
+    )
+    if not rows:
+        return
+    found = _compound_of(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+    changed = [
+        Building(pk=r[0], compound_id=c) for r, c in zip(rows, found, strict=True) if r[3] != c
+    ]
+    Building.objects.bulk_update(changed, ["compound"], batch_size=2000)
+
+
 def _compound_of(lon: np.ndarray, lat: np.ndarray) -> list[int | None]:
     """The compound whose outline contains each point."""
     compounds = list(Compound.objects.only("pk", "geometry"))
@@ -250,12 +288,11 @@ def _compound_of(lon: np.ndarray, lat: np.ndarray) -> list[int | None]:
 
 @transaction.atomic
 def _store_network(network: Network, extract: Any) -> None:
-    """Swap in the new network: its OSM facilities and buildings replace the previous ones;
-    facilities registered in civicloop stay."""
+    """Make the new network current with its OSM facilities and buildings. The previous
+    import's stay (the current results use them) until the new analysis replaces them;
+    facilities registered in civicloop stay for good."""
     kinds = {k.code: k for k in FacilityKind.objects.all()}
     Network.objects.filter(is_current=True).update(is_current=False)
-    Facility.objects.filter(source=FacilitySource.OSM).exclude(network=network).delete()
-    Building.objects.exclude(network=network).delete()
     facilities = [f for f in extract.facilities if f.kind in kinds]
     lon = np.array([f.lon for f in facilities])
     lat = np.array([f.lat for f in facilities])
@@ -325,26 +362,39 @@ def current_network() -> Network | None:
 # ---- analysis ------------------------------------------------------------------------------
 
 
+def network_facilities(network: Network | None) -> QuerySet[Facility]:
+    """The facilities an analysis of ``network`` uses: the active ones of active kinds,
+    registered in civicloop or read with that network (an older import's stay until the new
+    results replace the old, so the pages never show half of each)."""
+    source = Q(source=FacilitySource.CIVICLOOP)
+    if network is not None:
+        source |= Q(network=network)
+    return Facility.objects.filter(source, active=True, kind__active=True)
+
+
+def _settings() -> calc.Settings:
+    minutes = FacilityKind.objects.filter(active=True).values_list("level_minutes", flat=True)
+    return calc.Settings.from_config(config(), kind_minutes=list(minutes))
+
+
 def inputs_stamp(network: Network | None = None) -> str:
-    """A digest of everything the results depend on: the network, the active kinds and
-    facilities, the compounds, the buildings and the settings. Results computed from another
-    stamp are stale."""
+    """A digest of everything the results depend on: the network, the settings of the
+    computation, the active kinds and facilities, the compounds (outline included). Results
+    computed from another stamp are stale. (Upload limits and rate limits are not inputs.)"""
     network = network or current_network()
     digest = hashlib.sha256()
     digest.update(
         f"{network.pk if network else 0}:{network.fingerprint if network else ''}".encode()
     )
-    digest.update(repr(sorted(config().items())).encode())
+    digest.update(repr(_settings()).encode())
     for rows in (
         FacilityKind.objects.filter(active=True)
         .order_by("pk")
         .values_list("pk", "level_minutes", "required"),
-        Facility.objects.filter(active=True, kind__active=True)
+        network_facilities(network)
         .order_by("pk")
         .values_list("pk", "kind_id", "lon", "lat", "osm_node"),
-        Compound.objects.order_by("pk").values_list(
-            "pk", "households", "community_id", "min_lon", "min_lat", "max_lon", "max_lat"
-        ),
+        Compound.objects.order_by("pk").values_list("pk", "households", "community_id", "geometry"),
     ):
         for row in rows.iterator(chunk_size=5000):
             digest.update(repr(row).encode())
@@ -352,23 +402,25 @@ def inputs_stamp(network: Network | None = None) -> str:
 
 
 def analysis_request(*, by: Any = None) -> Analysis | None:
-    """Queue a recomputation on the current network unless one is already queued. ``by`` (a
-    user asking from a page) must manage the life circle."""
+    """Queue a recomputation on the current network unless one is already queued for it (or,
+    asked by the system, nothing changed since the current results). ``by`` (a user asking
+    from a page) must manage the life circle."""
     if by is not None and not policy.may_manage_lifecircle(by):
         raise PermissionRefused(
             _("Only the city's campaign office or an administrator may recompute the life circle.")
         )
-    network = current_network()
-    if network is None:
-        return None
-    cfg = calc.Settings.from_config(config())
     with transaction.atomic():
-        queued = Analysis.objects.select_for_update().filter(status=JobStatus.QUEUED).first()
+        # The network row serialises requests (PostgreSQL locks nothing on an empty result).
+        network = Network.objects.select_for_update().filter(is_current=True).first()
+        if network is None:
+            return None
+        queued = Analysis.objects.filter(status=JobStatus.QUEUED, network=network).first()
         if queued is not None:
             return queued
         current = Analysis.objects.filter(is_current=True, network=network).first()
         if by is None and current is not None and current.inputs_stamp == inputs_stamp(network):
             return current  # nothing changed since: a save that changed nothing the results use
+        cfg = _settings()
         item = Analysis.objects.create(
             network=network,
             speed_m_per_min=cfg.speed_m_per_min,
@@ -400,6 +452,11 @@ def analysis_run(analysis_id: int) -> str:
     with translation.override(settings.LANGUAGE_CODE):
         try:
             _compute_and_store(item)
+        except _Superseded as exc:
+            Analysis.objects.filter(pk=analysis_id).update(
+                status=JobStatus.FAILED, finished_at=timezone.now(), error=str(exc)
+            )
+            return JobStatus.FAILED
         except Exception:
             log.exception("life-circle analysis %s failed", analysis_id)
             Analysis.objects.filter(pk=analysis_id).update(
@@ -411,6 +468,10 @@ def analysis_run(analysis_id: int) -> str:
             )
             return JobStatus.FAILED
     return JobStatus.DONE
+
+
+class _Superseded(Exception):
+    """Newer inputs or newer results exist: this computation must not become current."""
 
 
 class Origin(NamedTuple):
@@ -510,6 +571,9 @@ def _coverage_rows(
 
 
 def _compute_and_store(item: Analysis) -> None:
+    if not Network.objects.filter(pk=item.network_id, is_current=True).exists():
+        raise _Superseded(_("A newer network was imported; this computation was dropped."))
+    _refresh_building_compounds(item.network)
     started = time.monotonic()
     stamp = inputs_stamp(item.network)
     graph = (
@@ -520,7 +584,7 @@ def _compute_and_store(item: Analysis) -> None:
     kinds = list(FacilityKind.objects.filter(active=True).order_by("sort_order", "code"))
     kind_index = {k.pk: i for i, k in enumerate(kinds)}
     facilities = list(
-        Facility.objects.filter(active=True, kind__active=True)
+        network_facilities(item.network)
         .order_by("pk")
         .values_list("pk", "kind_id", "lon", "lat", "osm_node")
     )
@@ -542,14 +606,19 @@ def _compute_and_store(item: Analysis) -> None:
     )
     Analysis.objects.filter(pk=item.pk).update(stage="storing")
     minutes = result.distance / cfg.speed_m_per_min
-    levels = calc.level_of(minutes, cfg.levels)
+    levels = calc.level_of(result.distance, cfg.levels, cfg.speed_m_per_min)
     fac_ids = np.array([f[0] for f in facilities] + [0], dtype=np.int64)
-    limits = np.array([k.level_minutes for k in kinds], dtype=np.float64)[:, None]
-    covered = (result.state == calc.REACHED) & (minutes <= limits)
+    limits = np.array([calc.limit_m(k.level_minutes, cfg.speed_m_per_min) for k in kinds])[:, None]
+    covered = (result.state == calc.REACHED) & (result.distance <= limits)
     rows = _reach_rows(item, kinds, keys, result, minutes, levels, covered, fac_ids)
     buffer = io.BytesIO()
     save_result(buffer, result=result, keys=keys, kinds=kinds)
     with transaction.atomic():
+        current = Analysis.objects.select_for_update().filter(is_current=True).first()
+        if current is not None and current.requested_at > item.requested_at:
+            raise _Superseded(_("A newer computation finished first; its results are shown."))
+        if not Network.objects.filter(pk=item.network_id, is_current=True).exists():
+            raise _Superseded(_("A newer network was imported; this computation was dropped."))
         _insert_reaches(rows)
         Coverage.objects.bulk_create(
             _coverage_rows(item, kinds, keys, covered, result.state), batch_size=5000
@@ -565,8 +634,11 @@ def _compute_and_store(item: Analysis) -> None:
         item.finished_at = timezone.now()
         item.seconds = round(time.monotonic() - started, 3)
         item.save()
-        # Older results are dropped once the new ones are in place (one transaction).
+        # Older results, and what older imports read, are dropped once the new results are
+        # in place (one transaction): until now the pages showed the old ones whole.
         Reach.objects.exclude(analysis=item).delete()
+        Building.objects.exclude(network=item.network).delete()
+        Facility.objects.filter(source=FacilitySource.OSM).exclude(network=item.network).delete()
         _prune_analyses(keep=item)
 
 
@@ -820,12 +892,13 @@ def facility_set_active(*, by: Any, facility: Facility, active: bool) -> Facilit
 # A city's import takes minutes and an analysis less: a job still "running" this long after
 # it started lost its worker.
 STALE_AFTER = dt.timedelta(hours=6)
+LOST_AFTER = dt.timedelta(hours=1)
 
 
 def lifecircle_recover(now: dt.datetime | None = None) -> int:
     """Housekeeping (``CIVICLOOP["PERIODIC_JOBS"]``): imports and analyses whose worker died
-    while running are marked failed (the pages then offer to run them again); the previous
-    results stay current. Returns how many."""
+    while running are marked failed (the pages then offer to run them again; the previous
+    results stay current), and analyses queued long ago are queued again. Returns how many."""
     now = now or timezone.now()
     with translation.override(settings.LANGUAGE_CODE):
         message = _("The job stopped before it finished. Run it again.")
@@ -835,4 +908,10 @@ def lifecircle_recover(now: dt.datetime | None = None) -> int:
     count += Analysis.objects.filter(
         status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER
     ).update(status=JobStatus.FAILED, error=message, finished_at=now)
+    # A queued analysis whose task was lost (a queue flushed by hand) is queued again:
+    # claiming is conditional, so one that was only slow to start still runs once.
+    lost = Analysis.objects.filter(status=JobStatus.QUEUED, requested_at__lt=now - LOST_AFTER)
+    for pk in lost.values_list("pk", flat=True):
+        _enqueue_analysis(pk)
+        count += 1
     return count

@@ -42,13 +42,14 @@ class Settings:
     max_snap_m: float
 
     @classmethod
-    def from_config(cls, config: dict) -> Settings:
+    def from_config(cls, config: dict, *, kind_minutes: Sequence[int] = ()) -> Settings:
         speed = float(config["WALK_SPEED_M_PER_MIN"])
         levels = tuple(sorted(int(m) for m in config["LEVELS_MINUTES"]))
         if speed <= 0 or not levels or levels[0] <= 0:
             raise ValueError("LIFECIRCLE: the walking speed and the levels must be positive")
-        # The search must reach at least the largest level at the walking speed.
-        cutoff = max(float(config["CUTOFF_M"]), levels[-1] * speed)
+        # The search must reach the largest level, and every kind's own life circle, at the
+        # walking speed: a kind is never "beyond" inside its own circle.
+        cutoff = max(float(config["CUTOFF_M"]), limit_m(max([*levels, *kind_minutes]), speed))
         return cls(speed, levels, cutoff, float(config["MAX_SNAP_M"]))
 
 
@@ -158,9 +159,18 @@ def compute(
     )
 
 
-def level_of(minutes: FloatArray, levels: Sequence[int]) -> npt.NDArray[np.int64]:
-    """The smallest life-circle level (minutes) each time falls within; 0 for none."""
-    result = np.zeros(minutes.shape, dtype=np.int64)
+def limit_m(minutes: float, speed_m_per_min: float) -> float:
+    """The walking distance of a life circle. Every "within N minutes" test compares a
+    distance with this (never a time with N): one formula, so the stored results, the
+    coverage, the what-if and the best sites agree even at the boundary."""
+    return float(minutes) * float(speed_m_per_min)
+
+
+def level_of(
+    distance: FloatArray, levels: Sequence[int], speed_m_per_min: float
+) -> npt.NDArray[np.int64]:
+    """The smallest life-circle level (minutes) each distance falls within; 0 for none."""
+    result = np.zeros(distance.shape, dtype=np.int64)
     for level in sorted(levels, reverse=True):
-        result[minutes <= level] = level
+        result[distance <= limit_m(level, speed_m_per_min)] = level
     return result

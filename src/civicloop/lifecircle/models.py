@@ -89,6 +89,17 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+# The stages of an import, as the reader reports them (osm.Progress) and the job adds.
+STAGE_LABELS = {
+    "ways": _("Reading the ways"),
+    "graph": _("Building the walking network"),
+    "facilities": _("Reading the facilities"),
+    "buildings": _("Reading the residential buildings"),
+    "storing": _("Storing"),
+    "done": _("Done"),
+}
+
+
 def _network_path(instance: Network, filename: str) -> str:
     return f"lifecircle/networks/{instance.pk or 'new'}-{filename}"
 
@@ -142,6 +153,10 @@ class Network(models.Model):
     def __str__(self) -> str:
         return f"{self.source_name} #{self.pk}"
 
+    @property
+    def stage_label(self) -> str:
+        return str(STAGE_LABELS.get(self.stage, self.stage))
+
 
 class FacilitySource(models.TextChoices):
     OSM = "osm", _("OpenStreetMap")
@@ -193,7 +208,8 @@ class Facility(models.Model):
         verbose_name_plural = _("facilities")
 
     def __str__(self) -> str:
-        return self.name or f"{self.kind.code} #{self.pk}"
+        # Most OSM facilities have no name: the kind's name, and whose it is, say what it is.
+        return self.name or _("%(kind)s (unnamed)") % {"kind": self.kind.name}
 
 
 class Building(models.Model):
@@ -231,7 +247,10 @@ class Building(models.Model):
         verbose_name_plural = _("residential buildings")
 
     def __str__(self) -> str:
-        return self.name or f"{self.osm_type}/{self.osm_id}"
+        return self.name or _("Residential building (OSM %(type)s %(id)s)") % {
+            "type": self.osm_type,
+            "id": self.osm_id,
+        }
 
 
 def _analysis_path(instance: Analysis, filename: str) -> str:

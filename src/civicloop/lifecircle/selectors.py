@@ -21,20 +21,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from civicloop.core.errors import NotFoundOrForbidden, ValidationFailed
 from civicloop.org import policy
 from civicloop.places.models import Area, AreaKind, Compound
 
+from . import analysis as calc
 from . import engine
 from .graph import WalkGraph
 from .models import (
     Analysis,
     Building,
     Coverage,
-    Facility,
     FacilityKind,
     JobStatus,
     Network,
@@ -212,44 +213,71 @@ def _visible_reaches(user: Any, analysis: Analysis) -> QuerySet[Reach]:
     return Reach.objects.filter(analysis=analysis).filter(compounds | buildings)
 
 
-def gaps(user: Any, *, kind: FacilityKind | None = None, limit: int | None = None) -> list[Gap]:
+def _gap(r: Reach) -> Gap:
+    place = r.compound if r.compound_id else r.building
+    community = place.community if place is not None else None
+    return Gap(
+        kind=r.kind,
+        place="compound" if r.compound_id else "building",
+        place_id=r.compound_id or r.building_id,
+        name=str(place),
+        community=community.name if community else "",
+        street=community.parent.name if community and community.parent else "",
+        households=place.households if place is not None else 0,
+        state=r.state,
+        distance_m=r.distance_m,
+        minutes=r.minutes,
+        facility=str(r.facility) if r.facility_id else "",
+    )
+
+
+class GapList:
+    """The gaps, ordered and paged in the database (a city has hundreds of thousands of
+    rows): ``len`` counts, slicing reads one page, iterating streams them all."""
+
+    def __init__(self, rows: QuerySet[Reach]) -> None:
+        self._rows = rows
+
+    def count(self) -> int:
+        return self._rows.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [_gap(r) for r in self._rows[index]]
+        return _gap(self._rows[index])
+
+    def __iter__(self) -> Any:
+        for r in self._rows.iterator(chunk_size=2000):
+            yield _gap(r)
+
+
+def gaps(user: Any, *, kind: FacilityKind | None = None) -> GapList:
     """Compounds (and buildings outside compounds) that do not reach a kind within its life
-    circle: beyond the search distance, too far, or not connected at all. Largest first."""
+    circle: farther, beyond the search distance, or not connected at all. By kind, largest
+    first."""
     require_reader(user)
     analysis = current_analysis()
     if analysis is None:
-        return []
+        return GapList(Reach.objects.none())
     rows = (
         _visible_reaches(user, analysis)
         .filter(covered=False, kind__active=True)
         .select_related(
-            "kind", "facility", "compound__community__parent", "building__community__parent"
+            "kind", "facility__kind", "compound__community__parent", "building__community__parent"
         )
-        .order_by("kind__sort_order", "kind__code")
+        .annotate(
+            place_households=Coalesce(
+                F("compound__households"), F("building__households"), Value(0)
+            )
+        )
+        .order_by("kind__sort_order", "kind__code", "-place_households", "pk")
     )
     if kind is not None:
         rows = rows.filter(kind=kind)
-    result: list[Gap] = []
-    for r in rows.iterator(chunk_size=2000):
-        place = r.compound if r.compound_id else r.building
-        community = place.community if place is not None else None
-        result.append(
-            Gap(
-                kind=r.kind,
-                place="compound" if r.compound_id else "building",
-                place_id=r.compound_id or r.building_id,
-                name=str(place),
-                community=community.name if community else "",
-                street=community.parent.name if community and community.parent else "",
-                households=place.households if place is not None else 0,
-                state=r.state,
-                distance_m=r.distance_m,
-                minutes=r.minutes,
-                facility=str(r.facility) if r.facility_id else "",
-            )
-        )
-    result.sort(key=lambda g: (g.kind.sort_order, g.kind.code, -g.households, g.name))
-    return result[:limit] if limit else result
+    return GapList(rows)
 
 
 def gap_summary(user: Any) -> list[tuple[FacilityKind, int, int]]:
@@ -351,8 +379,11 @@ def buildings_layer(user: Any, *, kind: FacilityKind) -> dict:
 
 
 def facilities_layer(user: Any, *, kind: FacilityKind | None = None) -> dict:
+    from .actions import network_facilities
+
     require_reader(user)
-    rows = Facility.objects.filter(active=True, kind__active=True).select_related("kind")
+    network = Network.objects.filter(is_current=True).first()
+    rows = network_facilities(network).select_related("kind")
     if kind is not None:
         rows = rows.filter(kind=kind)
     return {
@@ -673,7 +704,7 @@ def whatif(user: Any, *, kind: FacilityKind, lon: Any, lat: Any) -> WhatIf:
         )
     k = data.kind_pos[kind.pk]
     seeds, snap_m = _seeds(data, x, y)
-    limit = kind.level_minutes * data.analysis.speed_m_per_min
+    limit = calc.limit_m(kind.level_minutes, data.analysis.speed_m_per_min)
     nodes, dists = engine.reach_sparse(data.graph, seeds=seeds, cutoff_m=limit)
     origins, new_d = _reached_origins(data, nodes, dists)
     visible = _visible_origins(user, data)
@@ -773,7 +804,7 @@ def best_sites(
             _("This kind was added after the last computation; recompute first."), field="kind"
         )
     row = data.kind_pos[kind.pk]
-    limit = kind.level_minutes * data.analysis.speed_m_per_min
+    limit = calc.limit_m(kind.level_minutes, data.analysis.speed_m_per_min)
     visible = _visible_origins(user, data)
     covered = (data.distance[row] <= limit) | ~visible
     weights = np.where(visible, data.households, 0).astype(np.float64)

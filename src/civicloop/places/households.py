@@ -45,6 +45,10 @@ LANDMARK_KEYS = frozenset(
 )
 
 
+# More floors than any building has: a tag above this is a typo, and the default is used.
+MAX_FLOORS = 200.0
+
+
 def building_households(tags: Mapping[str, str], footprint_m2: float) -> int:
     """Households in a building: floor area / HOUSEHOLD_FLOOR_AREA_M2; 0 for non-housing."""
     kind = tags.get("building", "")
@@ -53,6 +57,8 @@ def building_households(tags: Mapping[str, str], footprint_m2: float) -> int:
     try:
         floors = float(tags["building:levels"])
     except (KeyError, ValueError):
+        floors = DEFAULT_FLOORS
+    if not 0.0 < floors < MAX_FLOORS:  # nan, inf, 0, negative or a typo like 1e400
         floors = DEFAULT_FLOORS
     if kind in RESIDENTIAL_BUILDINGS and "name" not in tags:
         residential_floors = floors

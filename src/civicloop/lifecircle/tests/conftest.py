@@ -64,8 +64,9 @@ class LcCity:
         return FacilityKind.objects.get(code=code)
 
     def recompute(self) -> Analysis:
-        """Queue and run an analysis now (on_commit hooks do not run in these tests)."""
-        item = actions.analysis_request()
+        """Queue and run an analysis now, as an administrator's "recompute" (on_commit hooks
+        do not run in these tests)."""
+        item = actions.analysis_request(by=self.city.users["admin"])
         assert item is not None
         actions.analysis_run(item.pk)
         self.analysis = Analysis.objects.get(pk=item.pk)

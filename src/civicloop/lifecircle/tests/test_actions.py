@@ -63,8 +63,9 @@ def test_import_osm_command_reads_the_bundled_extract(city: TestCity) -> None:
 
 
 def test_reimport_replaces_osm_facilities_and_keeps_registered_ones(city: TestCity) -> None:
-    call_command("import_osm", str(source_pbf_path()), "--no-analysis", stdout=io.StringIO())
+    call_command("import_osm", str(source_pbf_path()), stdout=io.StringIO())
     first = Network.objects.get(is_current=True)
+    first_analysis = Analysis.objects.get(is_current=True)
     registered = actions.facility_create(
         by=city.users["admin"],
         kind=FacilityKind.objects.get(code="clinic"),
@@ -73,13 +74,117 @@ def test_reimport_replaces_osm_facilities_and_keeps_registered_ones(city: TestCi
         lat=60.17,
     )
     osm_count = Facility.objects.filter(source=FacilitySource.OSM).count()
+    buildings = Building.objects.count()
+    # Imported but not yet computed: the current results keep what they were computed from.
     call_command("import_osm", str(source_pbf_path()), "--no-analysis", stdout=io.StringIO())
     second = Network.objects.get(is_current=True)
     assert second.pk != first.pk
+    assert (
+        Reach.objects.filter(analysis=first_analysis, building__network=first).count()
+        == buildings * FacilityKind.objects.filter(active=True).count()
+    )
+    assert Facility.objects.filter(network=first).count() == osm_count
+    # The new results replace the old, and with them what the old import read.
+    queued = Analysis.objects.get(status=JobStatus.QUEUED, network=second)
+    assert actions.analysis_run(queued.pk) == JobStatus.DONE
     assert Facility.objects.filter(source=FacilitySource.OSM).count() == osm_count
     assert not Facility.objects.filter(network=first).exists()
     assert not Building.objects.filter(network=first).exists()
+    assert Building.objects.filter(network=second).count() == buildings
     assert Facility.objects.filter(pk=registered.pk).exists()
+
+
+def test_an_analysis_of_a_replaced_network_is_dropped(lc_city: LcCity) -> None:
+    from .conftest import install_network, lattice
+
+    stale = Analysis.objects.create(
+        network=lc_city.network,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=100,
+        requested_at=lc_city.analysis.requested_at,
+    )
+    Network.objects.filter(pk=lc_city.network.pk).update(is_current=False)
+    install_network(lattice(), name="newer")
+    assert actions.analysis_run(stale.pk) == JobStatus.FAILED
+    stale.refresh_from_db()
+    assert "newer network" in stale.error
+    assert Analysis.objects.get(is_current=True) == lc_city.analysis
+
+
+def test_an_older_analysis_never_replaces_a_newer_one(lc_city: LcCity) -> None:
+    import datetime as dt
+
+    older = Analysis.objects.create(
+        network=lc_city.network,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=100,
+        requested_at=lc_city.analysis.requested_at - dt.timedelta(minutes=5),
+    )
+    assert actions.analysis_run(older.pk) == JobStatus.FAILED
+    assert Analysis.objects.get(is_current=True) == lc_city.analysis
+    assert not Reach.objects.filter(analysis=older).exists()
+
+
+def test_buildings_follow_compounds_drawn_after_the_import(lc_city: LcCity) -> None:
+    from shapely.geometry import box
+
+    from civicloop.places.models import Compound
+
+    b = Building.objects.create(
+        network=lc_city.network,
+        osm_type="way",
+        osm_id=1,
+        lon=LON0 + 0.0045,
+        lat=LAT0 + 0.0035,
+        households=40,
+        community=lc_city.city.areas["c2"],
+        area_path=lc_city.city.areas["g3"].path,
+    )
+    lc_city.recompute()
+    c2 = lc_city.city.areas["c2"]
+    supermarket = lc_city.kind("supermarket")
+    from civicloop.lifecircle.models import Coverage
+
+    assert (
+        Coverage.objects.get(analysis=lc_city.analysis, area=c2, kind=supermarket).households
+        == 150 + 40
+    )
+    # A compound drawn around it later takes it in: its households count once, in the compound.
+    compound = Compound(name="新小区", community=c2, households=60)
+    compound.set_geometry(box(LON0 + 0.0043, LAT0 + 0.0033, LON0 + 0.0047, LAT0 + 0.0037))
+    compound.save()
+    lc_city.recompute()
+    b.refresh_from_db()
+    assert b.compound == compound
+    assert (
+        Coverage.objects.get(analysis=lc_city.analysis, area=c2, kind=supermarket).households
+        == 150 + 60
+    )
+
+
+def test_a_kind_with_a_longer_circle_than_the_cutoff_is_covered_inside_it(
+    lc_city: LcCity, settings
+) -> None:  # noqa: ANN001
+    settings.CIVICLOOP = {
+        **settings.CIVICLOOP,
+        "LIFECIRCLE": {
+            **settings.CIVICLOOP["LIFECIRCLE"],
+            "CUTOFF_M": 100.0,
+            "WALK_SPEED_M_PER_MIN": 7.3,
+        },
+    }
+    FacilityKind.objects.filter(code="supermarket").update(level_minutes=120)  # 876 m at 7.3 m/min
+    analysis = lc_city.recompute()
+    assert analysis.cutoff_m >= 120 * 7.3
+    for r in Reach.objects.filter(analysis=analysis, kind__code="supermarket", state="reached"):
+        assert r.covered is (r.distance_m <= 120 * 7.3)
+    assert Reach.objects.filter(
+        analysis=analysis, kind__code="supermarket", covered=True, distance_m__gt=100
+    ).exists()
 
 
 def test_cli_import_osm_refuses_a_missing_file(city: TestCity, tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -89,8 +194,14 @@ def test_cli_import_osm_refuses_a_missing_file(city: TestCity, tmp_path: Path, c
 
 
 def test_a_bad_file_fails_the_import_with_a_message(city: TestCity, tmp_path: Path) -> None:
-    bad = tmp_path / "bad.osm.pbf"
-    bad.write_text("this is not a protocol buffer")
+    text = tmp_path / "text.osm.pbf"
+    text.write_text("this is not a protocol buffer")
+    with pytest.raises(ValidationFailed, match="not an OpenStreetMap"):
+        actions.network_request(by=city.users["admin"], path=text, enqueue=False)
+    assert not Network.objects.exists()
+    # A real extract cut short passes the first look and fails in the job, with a message.
+    bad = tmp_path / "cut.osm.pbf"
+    bad.write_bytes(source_pbf_path().read_bytes()[:5000])
     network = actions.network_request(by=city.users["admin"], path=bad, enqueue=False)
     assert actions.network_run(network.pk) == JobStatus.FAILED
     network.refresh_from_db()

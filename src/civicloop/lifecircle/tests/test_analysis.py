@@ -62,12 +62,25 @@ def test_distances_equal_networkx_on_the_spliced_graph() -> None:
             expected = reference[node] + result.origin_snap[i]
             assert abs(result.distance[k, i] - expected) < 0.01
             nearest = int(result.nearest[k, i])
-            assert kinds[nearest] == k
+            assert nearest >= 0 and kinds[nearest] == k
+            # The facility named nearest is at that distance.
+            via = nx.dijkstra_path_length(
+                g, int(result.facility_nodes[nearest]), node, weight="weight"
+            )
+            assert (
+                abs(
+                    result.augmented.snap_m[nearest]
+                    + via
+                    + result.origin_snap[i]
+                    - result.distance[k, i]
+                )
+                < 0.01
+            )
 
 
 def test_levels_are_the_smallest_circle_reached() -> None:
-    minutes = np.array([0.0, 5.0, 5.01, 10.0, 14.9, 15.0, 15.1, np.inf])
-    assert level_of(minutes, (5, 10, 15)).tolist() == [5, 5, 10, 10, 15, 15, 0, 0]
+    distance = np.array([0.0, 400.0, 400.01, 800.0, 1199.9, 1200.0, 1200.1, np.inf])
+    assert level_of(distance, (5, 10, 15), 80.0).tolist() == [5, 5, 10, 10, 15, 15, 0, 0]
 
 
 def test_stored_reaches(lc_city: LcCity) -> None:

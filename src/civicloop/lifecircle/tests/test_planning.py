@@ -65,10 +65,13 @@ def test_whatif_is_scoped_to_the_readers_areas(lc_city: LcCity) -> None:
         lc_city.city.users["campaign_office"], kind=clinic, lon=lon, lat=lat
     )
     leader_b = lc_city.city.users["leader_b"]
-    if selectors.policy.may_read_lifecircle(leader_b):
-        scoped = selectors.whatif(leader_b, kind=clinic, lon=lon, lat=lat)
-        assert scoped.total_households < city_wide.total_households
-        assert all(a.name != lc_city.city.areas["c1"].name for a in scoped.areas)
+    scoped = selectors.whatif(leader_b, kind=clinic, lon=lon, lat=lat)
+    # District B's leader counts only district B's compound (团结新村, off the network).
+    assert (
+        scoped.total_households == lc_city.compounds["off"].households < city_wide.total_households
+    )
+    assert city_wide.households_gained > 0 and scoped.households_gained == 0
+    assert not scoped.areas and not scoped.places
     for persona in ("resident", "outsider", "grid_worker", "unit_staff"):
         with pytest.raises(NotFoundOrForbidden):
             selectors.whatif(lc_city.city.users[persona], kind=clinic, lon=lon, lat=lat)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from civicloop.core.errors import CivicError
 from civicloop.lifecircle import actions
-from civicloop.lifecircle.models import Analysis, JobStatus, Network
+from civicloop.lifecircle.models import STAGE_LABELS, Analysis, JobStatus, Network
 
 STAGES = {
     "ways": "ways",
@@ -95,7 +95,7 @@ class Command(BaseCommand):
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         percent = 100.0 * done / total if total else 0.0
-        line = f"{STAGES.get(stage, stage):>10} {percent:5.1f}% ({done:,}/{total:,})"
+        line = f"{STAGE_LABELS.get(stage, stage)} {percent:5.1f}% ({done:,}/{total:,})"
         if self._tty:
             self.stdout.write("\r" + line, ending="")
         elif done >= total:
