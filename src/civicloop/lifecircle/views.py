@@ -59,8 +59,10 @@ FACILITIES_PAGE = 50
 NETWORKS_SHOWN = 20
 # Share of households: at least GOOD is green, at least FAIR amber, else red.
 GOOD, FAIR = 90.0, 60.0
-# The street shading, one colour per band of segments_layer (≤5, ≤10, ≤15, farther, none).
-BAND_COLOURS = ("#1a7f37", "#7cb342", "#f9a825", "#e65100", "#9e9e9e")
+# The street shading (selectors.segments_layer: one band per level, then farther, then
+# unreached): the levels run from green to amber whatever their number.
+LEVEL_STOPS = ("#1a7f37", "#7cb342", "#f9a825")
+FARTHER_COLOUR, UNREACHED_COLOUR = "#e65100", "#9e9e9e"
 
 
 def config() -> dict[str, Any]:
@@ -125,6 +127,35 @@ def _shell(request: HttpRequest, tab: str) -> dict[str, Any]:
     }
 
 
+def level_colours(n: int) -> list[str]:
+    """``n`` colours from green (nearest) to amber, interpolated between ``LEVEL_STOPS`` so
+    the legend stays right for any number of levels (three levels: exactly the stops)."""
+    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in LEVEL_STOPS]
+    colours = []
+    for i in range(n):
+        t = i / (n - 1) * (len(stops) - 1) if n > 1 else 0.0
+        j = min(int(t), len(stops) - 2)
+        f = t - j
+        rgb = (round(a + (b - a) * f) for a, b in zip(stops[j], stops[j + 1], strict=True))
+        colours.append("#" + "".join(f"{c:02x}" for c in rgb))
+    return colours
+
+
+def legend_bands(levels: list[int]) -> list[dict[str, str]]:
+    """The legend of the street shading, band for band as ``selectors.segments_layer`` makes
+    them: one per level (ascending), then farther, then not reached."""
+    ordered = sorted(levels)
+    bands = [
+        {"label": _("≤ %(minutes)d min") % {"minutes": m}, "colour": colour}
+        for m, colour in zip(ordered, level_colours(len(ordered)), strict=True)
+    ]
+    bands += [
+        {"label": _("Farther"), "colour": FARTHER_COLOUR},
+        {"label": _("Not reached"), "colour": UNREACHED_COLOUR},
+    ]
+    return bands
+
+
 def _chosen_kind(kinds: list[FacilityKind], code: str) -> FacilityKind | None:
     for k in kinds:
         if k.code == code:
@@ -142,14 +173,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     kind = _chosen_kind(kinds, request.GET.get("kind", ""))
     data = selectors.current_analysis()
     levels = list(data.levels) if data is not None else list(config()["LEVELS_MINUTES"])
-    bands = [
-        {"label": _("≤ %(minutes)d min") % {"minutes": m}, "colour": BAND_COLOURS[i]}
-        for i, m in enumerate(sorted(levels)[:3])
-    ]
-    bands += [
-        {"label": _("Farther"), "colour": BAND_COLOURS[3]},
-        {"label": _("Not reached"), "colour": BAND_COLOURS[4]},
-    ]
+    bands = legend_bands(levels)
     map_setup = {
         "kind": kind.code if kind else "",
         "layer_url": reverse("lifecircle:layer", kwargs={"layer": "LAYER"}),
@@ -164,6 +188,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
             "level": _("Life circle"),
             "nearest": _("Nearest facility"),
             "not_connected": str(ReachState.UNREACHABLE.label),
+            "not_computed": _("Not computed yet"),
             "beyond": str(ReachState.BEYOND.label),
             "covered": _("Covered"),
             "not_covered": _("Not covered"),
@@ -174,6 +199,10 @@ def map_page(request: HttpRequest) -> HttpResponse:
             "registered": _("Registered in civicloop"),
             "osm": _("OpenStreetMap"),
             "candidate": _("Candidate site"),
+            "no_candidates": _(
+                "Place at least one candidate site on the map first, or untick “Choose among"
+                " my candidate sites”."
+            ),
             "site": _("Site %(n)s"),
             "working": _("Computing…"),
             "failed": _("The request failed. Try again."),
@@ -222,9 +251,7 @@ def layer(request: HttpRequest, layer: str) -> JsonResponse:
 def whatif(request: HttpRequest) -> JsonResponse:
     """What a new facility at the clicked point would change (JSON with the rendered panel)."""
     try:
-        _limit(
-            request, "lifecircle-whatif", int(config()["WHATIF_PER_MINUTE"])
-        )
+        _limit(request, "lifecircle-whatif", int(config()["WHATIF_PER_MINUTE"]))
         kind = selectors.access_kind(request.POST.get("kind", ""))
         result = selectors.whatif(
             request.user, kind=kind, lon=request.POST.get("lon"), lat=request.POST.get("lat")
@@ -430,7 +457,7 @@ def gaps(request: HttpRequest) -> HttpResponse:
             "summary": selectors.gap_summary(request.user),
             "rows": shown,
             "page": page,
-            "total": len(rows),
+            "total": page.paginator.count,
             **_shell(request, "gaps"),
         },
         status=status,

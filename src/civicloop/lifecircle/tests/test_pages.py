@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from civicloop.lifecircle import selectors
+from civicloop.lifecircle import selectors, views
 from civicloop.lifecircle.models import (
     Analysis,
     Facility,
@@ -21,7 +21,7 @@ from civicloop.lifecircle.models import (
     Network,
     Reach,
 )
-from civicloop.lifecircle.views import parse_candidates, share_cell
+from civicloop.lifecircle.views import legend_bands, level_colours, parse_candidates, share_cell
 from civicloop.org.models import Role, RoleAssignment, User
 from civicloop.testing import LAT0, LON0
 
@@ -165,7 +165,44 @@ def test_map_page_offers_the_kinds_and_the_tools(lc_city):
     assert setup["kind"] == "clinic"
     assert setup["whatif_url"] == WHATIF and setup["best_url"] == BEST
     assert len(setup["bands"]) == 5
+    assert setup["text"]["not_computed"] == "Not computed yet"
+    assert 'data-lc-map role="region" aria-label="Map of the life circle"' in html
+    assert "Compound not computed yet" in html
     assert "csrfmiddlewaretoken" in html
+
+
+def test_the_legend_has_a_band_for_every_level(lc_city):
+    """``selectors.segments_layer`` makes one band per level, then farther, then unreached."""
+    assert level_colours(3) == ["#1a7f37", "#7cb342", "#f9a825"]
+    assert level_colours(1) == ["#1a7f37"]
+    five = level_colours(5)
+    assert len(set(five)) == 5 and five[0] == "#1a7f37" and five[-1] == "#f9a825"
+    bands = legend_bands([15, 5, 10, 20])
+    assert [b["label"] for b in bands] == [
+        "≤ 5 min",
+        "≤ 10 min",
+        "≤ 15 min",
+        "≤ 20 min",
+        "Farther",
+        "Not reached",
+    ]
+    assert bands[-2]["colour"] == views.FARTHER_COLOUR
+    assert bands[-1]["colour"] == views.UNREACHED_COLOUR
+    Analysis.objects.filter(pk=lc_city.analysis.pk).update(levels=[5, 10, 15, 20])
+    html = text(as_(lc_city, "leader").get(MAP))
+    setup = json.loads(
+        re.search(
+            r'<script id="lc-setup" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert [b["label"] for b in setup["bands"]][:4] == [
+        "≤ 5 min",
+        "≤ 10 min",
+        "≤ 15 min",
+        "≤ 20 min",
+    ]
+    assert len(setup["bands"]) == 6
+    assert "≤ 20 min" in html.split('class="lc-legend"')[1].split("</ul>")[0]
 
 
 def test_map_page_without_a_network_links_to_the_import(city):
@@ -473,6 +510,26 @@ def test_gaps_tell_too_far_from_not_connected(lc_city):
     assert metres == round(reach.distance_m) and metres > 400
 
 
+def test_gaps_page_reads_one_page_never_the_whole_list(lc_city, monkeypatch):
+    """The gap list of a city is long: the page counts and slices it in SQL."""
+
+    def refuse(self):  # noqa: ANN001, ANN202
+        raise AssertionError("the gap list was read whole")
+
+    monkeypatch.setattr(selectors.GapList, "__iter__", refuse)
+    monkeypatch.setattr(views, "GAPS_PAGE", 2)
+    client = as_(lc_city, "campaign_office")
+    total = selectors.gaps(lc_city.city.users["campaign_office"]).count()
+    assert total > 2
+    html = text(client.get(GAPS))
+    assert len(rows_of(html, "lc-gaps")) == 2
+    assert f"Gaps: all kinds ({total})" in html
+    pages = -(-total // 2)
+    assert f"Page 1 of {pages}" in html
+    html = text(client.get(GAPS + f"?page={pages}"))
+    assert len(rows_of(html, "lc-gaps")) == total - 2 * (pages - 1)
+
+
 def test_gaps_refuse_an_unknown_kind(lc_city):
     response = as_(lc_city, "leader").get(GAPS + "?kind=bakery")
     assert response.status_code == 400
@@ -628,6 +685,12 @@ def test_network_page_lists_imports_and_polls_running_ones(lc_city):
     assert f'hx-get="{progress}" hx-trigger="every 2s"' in html
     done = text(client.get(reverse("lifecircle:network_progress", args=[lc_city.network.pk])))
     assert "hx-trigger" not in done and f"{lc_city.graph.n_nodes} nodes" in done
+    assert "Computing time" in html and re.search(r"<dd>\d+\.\d s</dd>", html)
+    Network.objects.filter(pk=queued.pk).update(
+        status=JobStatus.RUNNING, stage="graph", done=3, total=10
+    )
+    running = text(client.get(progress))
+    assert "Building the walking network" in running and "· graph" not in running
     assert client.get(reverse("lifecircle:network_progress", args=[99999])).status_code == 404
     assert as_(lc_city, "leader").get(progress).status_code == 404
 

@@ -2,13 +2,15 @@
  *
  * Layers (GeoJSON from /lifecircle/layers/<layer>.json?kind=<code>): the streets shaded by
  * walking time, the compounds (covered green, not covered orange, not connected grey and
- * dashed), the residential buildings (off until switched on) and the facilities (OSM ones
+ * dashed, not computed yet — newer than the last computation, no state — blue-grey and
+ * dotted), the residential buildings (off until switched on) and the facilities (OSM ones
  * round and blue, registered ones square and purple).
  *
  * What-if: with "place a candidate site" on, a click on the map asks /lifecircle/whatif/
  * what a facility there would change; the server renders the panel (escaped HTML), this
  * file only places it. Best sites: /lifecircle/best-sites/ returns numbered picks, drawn
- * as markers; "my candidate sites" sends the clicked points as lon,lat;lon,lat.
+ * as markers; "my candidate sites" sends the clicked points as lon,lat;lon,lat (with none
+ * placed it says so and sends nothing, rather than the server falling back to junctions).
  *
  * Coordinates are WGS-84 everywhere; web/map.js shifts them for GCJ-02 tiles (api.show /
  * api.store). Every text comes from the page's json_script "lc-setup" (translated there).
@@ -76,7 +78,8 @@
       box.appendChild(title);
       if (p.community) line(box, "", p.community);
       line(box, T.households, String(p.households || 0));
-      if (p.state === "unreachable" || !p.state) line(box, "", T.not_connected);
+      if (!p.state) { line(box, "", T.not_computed); return box; }
+      if (p.state === "unreachable") line(box, "", T.not_connected);
       else if (p.state === "beyond") line(box, "", T.beyond);
       else {
         line(box, T.distance, Math.round(p.distance_m) + " " + T.metres + " · " + p.minutes + " " + T.minutes);
@@ -90,7 +93,8 @@
     function compoundStyle(f) {
       var p = f.properties || {};
       if (p.covered) return { color: "#1a7f37", weight: 2, fillColor: "#a5d6a7", fillOpacity: 0.5 };
-      if (p.state === "unreachable" || !p.state) return { color: "#616161", weight: 2, dashArray: "4 4", fillColor: "#e0e0e0", fillOpacity: 0.5 };
+      if (!p.state) return { color: "#78909c", weight: 2, dashArray: "1 4", fillColor: "#eceff1", fillOpacity: 0.5 };
+      if (p.state === "unreachable") return { color: "#616161", weight: 2, dashArray: "4 4", fillColor: "#e0e0e0", fillOpacity: 0.5 };
       return { color: "#e65100", weight: 2, fillColor: "#ffcc80", fillOpacity: 0.5 };
     }
 
@@ -252,6 +256,11 @@
         var own = document.getElementById("lc-own");
         var fields = { kind: kind, k: document.getElementById("lc-k").value };
         if (own && own.checked) {
+          if (!candidates.length) {
+            siteMarkers.clearLayers();
+            show(bestPanel, { ok: false, data: { error: T.no_candidates } });
+            return;
+          }
           fields.candidates = candidates.map(function (c) { return c[0].toFixed(7) + "," + c[1].toFixed(7); }).join(";");
         }
         busy(bestPanel);

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from civicloop.lifecircle import selectors
+from civicloop.lifecircle.models import Reach
 from civicloop.testing import LAT0, LON0
 from civicloop.web.tests.e2e.helpers import NO_SIDEWAYS_SCROLL, UNLABELLED, tap_map_at
 
@@ -67,6 +68,33 @@ def test_a_candidate_site_shows_the_households_it_would_bring(lc_site, open_page
     tap_map_at(page, "lc-map", LAT0 + 0.0005, LON0 + 0.0076)
     expect(panel.get_by_role("alert")).to_contain_text("from every walkable way")
     assert selectors.current_analysis() is not None
+
+
+def test_a_compound_newer_than_the_results_and_best_sites_without_points(
+    lc_site, lc_city, open_page, log_in
+):
+    """A compound without a reach (added after the last computation) reads "not computed
+    yet", not "not connected"; "my candidate sites" with none placed says so and sends
+    nothing."""
+    Reach.objects.filter(compound=lc_city.compounds["far"], kind__code="kindergarten").delete()
+    page = open_page("desktop")
+    log_in(page, "campaign_office")
+    page.goto(lc_site.at("/lifecircle/?kind=kindergarten"))
+    wait_for_layers(page, "kindergarten")
+    tap_map_at(page, "lc-map", LAT0 + 0.0030, LON0 + 0.0030)
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("幸福家园")
+    expect(popup).to_contain_text("Not computed yet")
+    expect(popup).not_to_contain_text("Not connected")
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "best-sites" in r.url else None)
+    page.get_by_label(re.compile("my candidate sites")).check()
+    page.get_by_role("button", name="Find the best sites").click()
+    expect(page.locator("#lc-best").get_by_role("alert")).to_contain_text(
+        "Place at least one candidate site"
+    )
+    page.wait_for_timeout(300)
+    assert sent == []
 
 
 def test_life_circle_pages_fit_a_phone_and_label_every_field(lc_site, open_page, log_in, shot):
