@@ -556,7 +556,9 @@ def _load(analysis: Analysis) -> Loaded:
         else:
             b = info_b.get(int(buildings[i]))
             if b is not None:
-                households[i] = 0 if b.compound_id else b.households
+                # Counted once (inside a compound, in the compound's), and only inside the
+                # city's areas, as the coverage counts them.
+                households[i] = 0 if b.compound_id or not b.community_id else b.households
                 paths[i], names[i], areas[i] = b.area_path, str(b), b.community_id or 0
         if paths[i] is None:
             paths[i] = ""
@@ -862,13 +864,15 @@ def _junctions(
     if not len(uncovered):
         return [], []
     ux, uy = g.lon[data.origin_nodes[uncovered]], g.lat[data.origin_nodes[uncovered]]
-    pad = limit / 80000.0  # degrees, generous
+    # The walk's reach in degrees (a degree of latitude is ≈ 111 km; of longitude, that × cos).
+    pad_lat = limit / 110_000.0
+    pad_lon = pad_lat / max(np.cos(np.radians(np.abs(uy).max())), 0.05)
     near = (
         junction
-        & (g.lon >= ux.min() - pad)
-        & (g.lon <= ux.max() + pad)
-        & (g.lat >= uy.min() - pad)
-        & (g.lat <= uy.max() + pad)
+        & (g.lon >= ux.min() - pad_lon)
+        & (g.lon <= ux.max() + pad_lon)
+        & (g.lat >= uy.min() - pad_lat)
+        & (g.lat <= uy.max() + pad_lat)
     )
     nodes = np.flatnonzero(near)
     if len(nodes) > most:
