@@ -18,7 +18,7 @@ import shapely
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -485,17 +485,22 @@ class Origin(NamedTuple):
 
 
 def _origins(network: Network) -> tuple[list[Origin], calc.Points]:
-    """Every compound (from a point inside its outline) and every building of the network."""
+    """Every compound (from a point inside its outline) and every building of the network.
+    A compound registered without a household count takes the sum of its buildings'."""
     keys: list[Origin] = []
     lon: list[float] = []
     lat: list[float] = []
-    for compound in Compound.objects.only("pk", "geometry", "households", "community_id").order_by(
-        "pk"
-    ):
+    in_compounds = dict(
+        Building.objects.filter(network=network, compound__isnull=False)
+        .values("compound_id")
+        .annotate(total=Sum("households"))
+        .values_list("compound_id", "total")
+    )
+    compounds = Compound.objects.only("pk", "geometry", "households", "community_id").order_by("pk")
+    for compound in compounds:
         point = compound.shape.representative_point()
-        keys.append(
-            Origin("compound", compound.pk, compound.households, compound.community_id, True)
-        )
+        households = compound.households or int(in_compounds.get(compound.pk) or 0)
+        keys.append(Origin("compound", compound.pk, households, compound.community_id, True))
         lon.append(point.x)
         lat.append(point.y)
     buildings = Building.objects.filter(network=network).order_by("pk")
@@ -761,6 +766,12 @@ def save_result(
         ),
         origin_nodes=result.origin_nodes,
         origin_snap=result.origin_snap,
+        # What each origin weighs in coverage, what-if and best sites: its households if it
+        # counts (a compound, or a building outside compounds, inside the city's areas), else 0.
+        origin_households=np.array(
+            [o.households if o.counted and o.community_id is not None else 0 for o in keys],
+            dtype=np.int64,
+        ),
         distance=result.distance,
         node_distance=result.node_distance,
     )

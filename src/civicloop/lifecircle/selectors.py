@@ -532,7 +532,8 @@ def _load(analysis: Analysis) -> Loaded:
     compounds = arrays["origin_compound"]
     buildings = arrays["origin_building"]
     p = len(compounds)
-    households = np.zeros(p, dtype=np.int64)
+    # The weights the analysis counted (coverage): the same households, whatever changed since.
+    households = arrays["origin_households"].astype(np.int64)
     paths = np.empty(p, dtype=object)
     names = [""] * p
     areas = np.zeros(p, dtype=np.int64)
@@ -547,18 +548,10 @@ def _load(analysis: Analysis) -> Loaded:
         if compounds[i]:
             c = info_c.get(int(compounds[i]))
             if c is not None:
-                households[i], paths[i], names[i], areas[i] = (
-                    c.households,
-                    c.community.path,
-                    c.name,
-                    c.community_id,
-                )
+                paths[i], names[i], areas[i] = c.community.path, c.name, c.community_id
         else:
             b = info_b.get(int(buildings[i]))
             if b is not None:
-                # Counted once (inside a compound, in the compound's), and only inside the
-                # city's areas, as the coverage counts them.
-                households[i] = 0 if b.compound_id or not b.community_id else b.households
                 paths[i], names[i], areas[i] = b.area_path, str(b), b.community_id or 0
         if paths[i] is None:
             paths[i] = ""

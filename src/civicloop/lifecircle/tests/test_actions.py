@@ -335,3 +335,38 @@ def test_recover_marks_dead_jobs_failed(lc_city: LcCity) -> None:
     assert stuck.status == JobStatus.FAILED and stuck.error
     assert fresh.status == JobStatus.RUNNING
     assert Analysis.objects.get(is_current=True) == lc_city.analysis
+
+
+def test_a_compound_without_a_household_count_takes_its_buildings(lc_city: LcCity) -> None:
+    from shapely.geometry import box
+
+    from civicloop.lifecircle import selectors
+    from civicloop.lifecircle.models import Coverage
+    from civicloop.places.models import Compound
+
+    c2 = lc_city.city.areas["c2"]
+    compound = Compound(name="无户数小区", community=c2, households=0)
+    compound.set_geometry(box(LON0 + 0.0043, LAT0 + 0.0033, LON0 + 0.0047, LAT0 + 0.0037))
+    compound.save()
+    for n, households in ((1, 25), (2, 35)):
+        Building.objects.create(
+            network=lc_city.network,
+            osm_type="way",
+            osm_id=n,
+            lon=LON0 + 0.0044 + n * 0.0001,
+            lat=LAT0 + 0.0035,
+            households=households,
+            community=c2,
+            area_path=lc_city.city.areas["g3"].path,
+        )
+    analysis = lc_city.recompute()
+    row = Coverage.objects.get(analysis=analysis, area=c2, kind=lc_city.kind("supermarket"))
+    assert row.households == 150 + 25 + 35
+    # The what-if weighs it the same.
+    result = selectors.whatif(
+        lc_city.city.users["admin"],
+        kind=lc_city.kind("kindergarten"),
+        lon=LON0 + 0.0045,
+        lat=LAT0 + 0.0035,
+    )
+    assert ("无户数小区", 60) in {(name, h) for name, h, _d in result.places}
