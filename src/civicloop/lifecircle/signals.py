@@ -24,7 +24,13 @@ from .models import Facility, FacilityKind
 def _inputs_changed(sender: type, **kwargs: Any) -> None:
     if kwargs.get("raw"):
         return  # fixtures
-    transaction.on_commit(_request)
+    connection = transaction.get_connection()
+    # Once per transaction (and savepoint), however many rows it saves: an area import saves
+    # hundreds. A hook of the same savepoints is dropped with them on a rollback, so a later
+    # save registers again.
+    here = set(connection.savepoint_ids)
+    if not any(cb is _request and sids == here for sids, cb, _robust in connection.run_on_commit):
+        transaction.on_commit(_request)
 
 
 def _request() -> None:

@@ -182,3 +182,16 @@ def test_save_queues_one_recomputation_after_commit(
         lc_city.compounds["near"].save()
     assert Analysis.objects.get(is_current=True).pk == current.pk
     assert not Analysis.objects.filter(status=JobStatus.QUEUED).exists()
+
+
+def test_many_saves_in_one_transaction_queue_one_request(
+    lc_city: LcCity, django_capture_on_commit_callbacks
+) -> None:  # noqa: ANN001
+    from civicloop.lifecircle.signals import _request
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            for compound in lc_city.compounds.values():
+                compound.households += 1
+                compound.save()
+    assert [c for c in callbacks if c is _request] == [_request]
