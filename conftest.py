@@ -10,6 +10,10 @@ that are about the harness rather than the domain (personas live in
   SQLite without saying so.
 * Tests marked ``@pytest.mark.postgres_only`` (row locks, ``SKIP LOCKED`` …) are
   deselected on SQLite and run on PostgreSQL; ``make test`` always does both runs.
+* Tests that cannot reach any database (no ``django_db`` mark, no fixture that opens the
+  database: pytest-django refuses them database access) run in the SQLite run only: on
+  PostgreSQL they would only repeat the same computation (the life-circle engine, the OSM
+  reader, the scoring properties …). Every test that touches the database runs on both.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ ENGINES = {
 }
 POSTGRES_ONLY = "postgres_only"
 _deselected_key = pytest.StashKey[int]()
+_repeated_key = pytest.StashKey[int]()
 
 
 def configured_engine() -> str:
@@ -64,8 +69,31 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {configured_engine()} (CIVICLOOP_TEST_DB={requested})"
 
 
+# Fixtures through which a test reaches the database (pytest-django's, and those built on them).
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+
+
+def uses_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("django_db"):
+        return True
+    return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if on_postgres():
+        repeated = [item for item in items if not uses_database(item)]
+        if repeated:
+            config.hook.pytest_deselected(items=repeated)
+            items[:] = [item for item in items if uses_database(item)]
+            config.stash[_repeated_key] = len(repeated)
         return
     deselected = [item for item in items if item.get_closest_marker(POSTGRES_ONLY)]
     if deselected:
@@ -77,6 +105,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
+    repeated = config.stash.get(_repeated_key, 0)
+    if repeated:
+        terminalreporter.write_line(
+            f"{repeated} test(s) that reach no database deselected on PostgreSQL; they ran on SQLite."
+        )
     count = config.stash.get(_deselected_key, 0)
     if count:
         terminalreporter.write_line(
