@@ -62,7 +62,9 @@ class Sources:
 
 @dataclass(frozen=True, eq=False)
 class Nearest:
-    """Per kind and node, the walking distance to the nearest source and which one it is."""
+    """Per kind and node, the walking distance to the nearest source and which one it is.
+    Between sources at exactly the same distance the one reached first wins: deterministic
+    for a graph and its sources, but not necessarily the lowest index."""
 
     distance: FloatArray  # (k, n) metres; inf beyond the cutoff or unreachable
     source: IntArray  # (k, n) index into that kind's Sources.nodes, -1 if none
@@ -333,7 +335,9 @@ class _Layout:
 
     def give_back(self, scratch: _Scratch) -> None:
         with self.lock:
-            self.idle.append(scratch)
+            # Kept for reuse up to one per CPU; more would only hold memory.
+            if len(self.idle) < _cpus():
+                self.idle.append(scratch)
 
 
 _LAYOUTS: weakref.WeakKeyDictionary[WalkGraph, _Layout] = weakref.WeakKeyDictionary()
@@ -405,8 +409,16 @@ def _check_cutoff(cutoff_m: float) -> float:
     return cutoff
 
 
+def _cpus() -> int:
+    """The CPUs this process may use (affinity and cgroup sets, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _threads(jobs: int) -> int:
-    return max(1, min(jobs, os.cpu_count() or 1))
+    return max(1, min(jobs, _cpus()))
 
 
 # --------------------------------------------------------------------------------- searches

@@ -558,6 +558,10 @@ def _load(analysis: Analysis) -> Loaded:
     origin_nodes = arrays["origin_nodes"].astype(np.int64)
     distance = arrays["distance"]
     order = np.argsort(origin_nodes, kind="stable")
+    # The search layout and numba's compiled kernels now, not in the first what-if.
+    if graph.n_nodes:
+        engine.prepare(graph)
+        engine.reach_sparse(graph, seeds=[(0, 0.0)], cutoff_m=0.0)
     return Loaded(
         analysis=analysis,
         graph=graph,
