@@ -727,6 +727,18 @@ def _prune_analyses(*, keep: Analysis) -> None:
                 lambda name=old.data.name, storage=old.data.storage: storage.delete(name)
             )
         old.delete()
+    # Older imports keep their record (the page lists them) but not their files: a city's
+    # extract and network take hundreds of megabytes each.
+    older = Network.objects.exclude(pk=keep.network_id).filter(
+        status__in=[JobStatus.DONE, JobStatus.FAILED]
+    )
+    for network in older.exclude(source="", graph=""):
+        for field in (network.source, network.graph):
+            if field:
+                transaction.on_commit(
+                    lambda name=field.name, storage=field.storage: storage.delete(name)
+                )
+    older.update(source="", graph="")
 
 
 def _is_local(field: Any) -> bool:

@@ -92,6 +92,11 @@ def test_reimport_replaces_osm_facilities_and_keeps_registered_ones(city: TestCi
     assert not Building.objects.filter(network=first).exists()
     assert Building.objects.filter(network=second).count() == buildings
     assert Facility.objects.filter(pk=registered.pk).exists()
+    # The older import keeps its record, not its files.
+    first.refresh_from_db()
+    assert first.status == JobStatus.DONE and not first.source and not first.graph
+    second.refresh_from_db()
+    assert second.source and second.graph
 
 
 def test_an_analysis_of_a_replaced_network_is_dropped(lc_city: LcCity) -> None:
