@@ -23,7 +23,6 @@ from .geography import source_pbf_path
 
 def load_lifecircle(*, cast: Any, rng: random.Random) -> None:
     """Import the extract, register the facilities OSM lacks, compute the analysis."""
-    actions.kinds_seed()
     network = actions.network_request(by=None, path=source_pbf_path(), enqueue=False)
     if actions.network_run(network.pk) != JobStatus.DONE:
         network.refresh_from_db()

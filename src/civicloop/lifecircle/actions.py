@@ -174,10 +174,7 @@ def _progress_writer(network_id: int) -> Progress:
 def network_run(network_id: int, *, progress: Progress | None = None) -> str:
     """Read the queued extract, store its network, facilities and buildings, make it the
     current network and queue the analysis. Returns the final status."""
-    claimed = Network.objects.filter(pk=network_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), stage="ways"
-    )
-    if not claimed:
+    if not _claim(Network, network_id, stage="ways"):
         return Network.objects.filter(pk=network_id).values_list("status", flat=True).first() or ""
     network = Network.objects.get(pk=network_id)
     writer = _progress_writer(network_id)
@@ -210,14 +207,15 @@ def network_run(network_id: int, *, progress: Progress | None = None) -> str:
             _store_network(network, extract)
             report("done", 1, 1)
         except OsmReadError as exc:
-            _fail_network(network_id, str(exc))
+            _fail(Network, network_id, str(exc))
             return JobStatus.FAILED
         except CivicError as exc:
-            _fail_network(network_id, exc.message)
+            _fail(Network, network_id, exc.message)
             return JobStatus.FAILED
         except Exception:
             log.exception("network import %s failed", network_id)
-            _fail_network(
+            _fail(
+                Network,
                 network_id,
                 _(
                     "The import failed. Check the file and try again; if it fails again, tell the administrator."
@@ -228,8 +226,17 @@ def network_run(network_id: int, *, progress: Progress | None = None) -> str:
     return JobStatus.DONE
 
 
-def _fail_network(network_id: int, message: str) -> None:
-    Network.objects.filter(pk=network_id).update(
+def _claim(model: type[Network] | type[Analysis], pk: int, *, stage: str) -> bool:
+    """Take a queued job (a conditional UPDATE: of several workers, one wins)."""
+    return bool(
+        model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=timezone.now(), stage=stage
+        )
+    )
+
+
+def _fail(model: type[Network] | type[Analysis], pk: int, message: str) -> None:
+    model.objects.filter(pk=pk).update(
         status=JobStatus.FAILED, error=message, finished_at=timezone.now()
     )
 
@@ -441,10 +448,7 @@ def _enqueue_analysis(analysis_id: int) -> None:
 
 def analysis_run(analysis_id: int) -> str:
     """Compute a queued analysis and make it the current one. Returns the final status."""
-    claimed = Analysis.objects.filter(pk=analysis_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), stage="computing"
-    )
-    if not claimed:
+    if not _claim(Analysis, analysis_id, stage="computing"):
         return (
             Analysis.objects.filter(pk=analysis_id).values_list("status", flat=True).first() or ""
         )
@@ -453,18 +457,14 @@ def analysis_run(analysis_id: int) -> str:
         try:
             _compute_and_store(item)
         except _Superseded as exc:
-            Analysis.objects.filter(pk=analysis_id).update(
-                status=JobStatus.FAILED, finished_at=timezone.now(), error=str(exc)
-            )
+            _fail(Analysis, analysis_id, str(exc))
             return JobStatus.FAILED
         except Exception:
             log.exception("life-circle analysis %s failed", analysis_id)
-            Analysis.objects.filter(pk=analysis_id).update(
-                status=JobStatus.FAILED,
-                finished_at=timezone.now(),
-                error=_(
-                    "The computation failed; the previous results stay. Tell the administrator."
-                ),
+            _fail(
+                Analysis,
+                analysis_id,
+                _("The computation failed; the previous results stay. Tell the administrator."),
             )
             return JobStatus.FAILED
     return JobStatus.DONE
@@ -581,11 +581,7 @@ def _compute_and_store(item: Analysis) -> None:
     _refresh_building_compounds(item.network)
     started = time.monotonic()
     stamp = inputs_stamp(item.network)
-    graph = (
-        WalkGraph.load(Path(item.network.graph.path))
-        if _is_local(item.network.graph)
-        else _load_graph(item.network.graph)
-    )
+    graph = _load_graph(item.network.graph)
     kinds = list(FacilityKind.objects.filter(active=True).order_by("sort_order", "code"))
     kind_index = {k.pk: i for i, k in enumerate(kinds)}
     facilities = list(
@@ -741,15 +737,8 @@ def _prune_analyses(*, keep: Analysis) -> None:
     older.update(source="", graph="")
 
 
-def _is_local(field: Any) -> bool:
-    try:
-        field.path  # noqa: B018
-    except NotImplementedError:
-        return False
-    return True
-
-
 def _load_graph(field: Any) -> WalkGraph:
+    """Through the storage API, so the file may live on any storage the settings name."""
     with tempfile.TemporaryDirectory() as tmp, field.open("rb") as src:
         path = Path(tmp) / "graph.npz"
         path.write_bytes(src.read())
@@ -797,7 +786,7 @@ def _facility_place(lon: float, lat: float) -> tuple[int | None, str]:
     return communities[0], paths[0]
 
 
-def _check_point(lon: Any, lat: Any) -> tuple[float, float]:
+def check_point(lon: Any, lat: Any) -> tuple[float, float]:
     try:
         x, y = float(lon), float(lat)
     except (TypeError, ValueError):
@@ -815,7 +804,7 @@ def facility_create(
     *, by: Any, kind: FacilityKind, name: str, lon: Any, lat: Any, address: str = ""
 ) -> Facility:
     """Register a facility OSM lacks (it outlives every re-import)."""
-    x, y = _check_point(lon, lat)
+    x, y = check_point(lon, lat)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("Give the facility a name."), field="name")
@@ -863,7 +852,7 @@ def facility_update(
                 "Facilities read from OpenStreetMap are corrected in OpenStreetMap; here they can only be retired."
             )
         )
-    x, y = _check_point(lon, lat)
+    x, y = check_point(lon, lat)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("Give the facility a name."), field="name")

@@ -100,18 +100,31 @@ STAGE_LABELS = {
 }
 
 
-def _network_path(instance: Network, filename: str) -> str:
-    return f"lifecircle/networks/{instance.pk or 'new'}-{filename}"
-
-
-class Network(models.Model):
-    """One import of an ``.osm.pbf``: the walking network and what was read with it. The
-    newest import that finished is the current one."""
+class Job(models.Model):
+    """What a background job records of itself (an import, an analysis): claimed from
+    ``queued`` by one worker (``actions._claim``), then done or failed with its reason."""
 
     status = models.CharField(
         _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
     )
     stage = models.CharField(_("stage"), max_length=40, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def _network_path(instance: Network, filename: str) -> str:
+    return f"lifecircle/networks/{instance.pk or 'new'}-{filename}"
+
+
+class Network(Job):
+    """One import of an ``.osm.pbf``: the walking network and what was read with it. The
+    newest import that finished is the current one."""
+
     done = models.PositiveBigIntegerField(default=0)
     total = models.PositiveBigIntegerField(default=0)
     source_name = models.CharField(_("source file"), max_length=255)
@@ -130,13 +143,9 @@ class Network(models.Model):
     buildings = models.PositiveIntegerField(_("buildings"), default=0)
     households = models.PositiveIntegerField(_("households"), default=0)
     is_current = models.BooleanField(_("current"), default=False)
-    error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    requested_at = models.DateTimeField(_("requested at"))
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -257,16 +266,12 @@ def _analysis_path(instance: Analysis, filename: str) -> str:
     return f"lifecircle/analyses/{instance.pk or 'new'}-{filename}"
 
 
-class Analysis(models.Model):
+class Analysis(Job):
     """One computation over the current network and facilities. ``inputs_stamp`` digests
     what it was computed from; when the inputs' stamp differs, the results are stale and a
     new analysis is queued."""
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="analyses")
-    status = models.CharField(
-        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
-    stage = models.CharField(_("stage"), max_length=40, blank=True)
     inputs_stamp = models.CharField(max_length=64, blank=True)
     speed_m_per_min = models.FloatField(_("walking speed (m/min)"))
     levels = models.JSONField(_("life-circle levels (minutes)"))
@@ -277,10 +282,6 @@ class Analysis(models.Model):
     unreachable = models.PositiveIntegerField(_("unreachable"), default=0)
     seconds = models.FloatField(_("computing time (s)"), default=0.0)
     is_current = models.BooleanField(default=False)
-    error = models.TextField(_("error"), blank=True)
-    requested_at = models.DateTimeField(_("requested at"))
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]

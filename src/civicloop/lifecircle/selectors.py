@@ -692,9 +692,9 @@ def whatif(user: Any, *, kind: FacilityKind, lon: Any, lat: Any) -> WhatIf:
     buildings it brings within the kind's life circle, and each community's share before and
     after. One bounded search from the candidate; the stored distances do the rest."""
     require_reader(user)
-    from .actions import _check_point
+    from .actions import check_point
 
-    x, y = _check_point(lon, lat)
+    x, y = check_point(lon, lat)
     started = time.perf_counter()
     data = _require_loaded()
     if kind.pk not in data.kind_pos:
@@ -813,9 +813,9 @@ def best_sites(
                 _("Give at most %(n)d candidate points.") % {"n": cfg["MAX_CANDIDATES"]},
                 field="candidates",
             )
-        from .actions import _check_point
+        from .actions import check_point
 
-        points = [_check_point(x, y) for x, y in candidates]
+        points = [check_point(x, y) for x, y in candidates]
         seeds = [_seeds(data, x, y)[0] for x, y in points]
     else:
         points, seeds = _junctions(user, data, covered, limit, cfg["MAX_CANDIDATES"])

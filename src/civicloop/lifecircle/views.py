@@ -22,7 +22,6 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -63,10 +62,6 @@ GOOD, FAIR = 90.0, 60.0
 # unreached): the levels run from green to amber whatever their number.
 LEVEL_STOPS = ("#1a7f37", "#7cb342", "#f9a825")
 FARTHER_COLOUR, UNREACHED_COLOUR = "#e65100", "#9e9e9e"
-
-
-def config() -> dict[str, Any]:
-    return settings.CIVICLOOP["LIFECIRCLE"]
 
 
 def reader_required(view: Any) -> Any:
@@ -172,7 +167,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     kinds = selectors.active_kinds()
     kind = _chosen_kind(kinds, request.GET.get("kind", ""))
     data = selectors.current_analysis()
-    levels = list(data.levels) if data is not None else list(config()["LEVELS_MINUTES"])
+    levels = list(data.levels) if data is not None else list(actions.config()["LEVELS_MINUTES"])
     bands = legend_bands(levels)
     map_setup = {
         "kind": kind.code if kind else "",
@@ -215,7 +210,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
             **_shell(request, "map"),
             "kinds": kinds,
             "kind": kind,
-            "max_best_sites": config()["MAX_BEST_SITES"],
+            "max_best_sites": actions.config()["MAX_BEST_SITES"],
             "bands": bands,
             "map_setup": map_setup,
         },
@@ -251,7 +246,7 @@ def layer(request: HttpRequest, layer: str) -> JsonResponse:
 def whatif(request: HttpRequest) -> JsonResponse:
     """What a new facility at the clicked point would change (JSON with the rendered panel)."""
     try:
-        _limit(request, "lifecircle-whatif", int(config()["WHATIF_PER_MINUTE"]))
+        _limit(request, "lifecircle-whatif", int(actions.config()["WHATIF_PER_MINUTE"]))
         kind = selectors.access_kind(request.POST.get("kind", ""))
         result = selectors.whatif(
             request.user, kind=kind, lon=request.POST.get("lon"), lat=request.POST.get("lat")
@@ -318,15 +313,10 @@ def best_sites(request: HttpRequest) -> JsonResponse:
         _limit(
             request,
             "lifecircle-best-sites",
-            int(config()["BEST_SITES_PER_MINUTE"]),
+            int(actions.config()["BEST_SITES_PER_MINUTE"]),
         )
         kind = selectors.access_kind(request.POST.get("kind", ""))
         candidates = parse_candidates(request.POST.get("candidates", ""))
-        if len(candidates) > config()["MAX_CANDIDATES"]:
-            raise ValidationFailed(
-                _("Give at most %(n)d candidate points.") % {"n": config()["MAX_CANDIDATES"]},
-                field="candidates",
-            )
         result = selectors.best_sites(
             request.user, kind=kind, k=request.POST.get("k"), candidates=candidates or None
         )
@@ -660,7 +650,7 @@ def _network_page(
             "form": form or NetworkUploadForm(),
             **_shell(request, "network"),
             "networks": list(selectors.networks(request.user)[:NETWORKS_SHOWN]),
-            "max_mb": config()["MAX_UPLOAD_BYTES"] // (1024 * 1024),
+            "max_mb": actions.config()["MAX_UPLOAD_BYTES"] // (1024 * 1024),
             "tag_rules_url": _admin_url("admin:lifecircle_tagrule_changelist"),
             "kinds_url": _admin_url("admin:lifecircle_facilitykind_changelist"),
             "running": (JobStatus.QUEUED, JobStatus.RUNNING),

@@ -375,3 +375,34 @@ def test_a_compound_without_a_household_count_takes_its_buildings(lc_city: LcCit
         lat=LAT0 + 0.0035,
     )
     assert ("无户数小区", 60) in {(name, h) for name, h, _d in result.places}
+
+
+def test_recover_queues_again_an_analysis_whose_task_was_lost(lc_city: LcCity) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    lost = Analysis.objects.create(
+        network=lc_city.network,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=100,
+        requested_at=now - dt.timedelta(hours=2),
+    )
+    recent = Analysis.objects.create(
+        network=lc_city.network,
+        speed_m_per_min=80,
+        levels=[5, 10, 15],
+        cutoff_m=1500,
+        max_snap_m=100,
+        requested_at=now - dt.timedelta(minutes=5),
+    )
+    assert actions.lifecircle_recover(now) == 1
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    # The test settings run tasks at once: the lost one ran (and, being older than the
+    # current results, was not made current); the recent one is left to its own task.
+    assert lost.status == JobStatus.FAILED and "newer computation" in lost.error
+    assert recent.status == JobStatus.QUEUED
